@@ -1,0 +1,191 @@
+//! Genesis: the `app_state` of CometBFT's `genesis.json`, and the chain parameters it fixes.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use serde::{Deserialize, Serialize};
+
+/// Which kind of network a genesis is for. Only a devnet may mint BTC at genesis: everywhere
+/// else, L2 BTC exists only because BTC was locked in the vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    Devnet,
+    Testnet,
+    Mainnet,
+}
+
+/// The EVM rules in force. Prague is the minimum (EIP-7702 set-code transactions are still
+/// refused by the mempool, see `tx`); Osaka adds EIP-7825's per-transaction gas cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EvmSpec {
+    #[default]
+    Prague,
+    Osaka,
+}
+
+/// Consensus parameters of the execution layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainParams {
+    /// Gas available to one block (sum of the gas limits of its transactions).
+    pub block_gas_limit: u64,
+    /// Base fee of block 1, in wei per gas.
+    pub initial_base_fee: u64,
+    /// The base fee never falls below this, in wei per gas.
+    pub min_base_fee: u64,
+    /// EIP-1559 max change denominator (8 on Ethereum).
+    pub base_fee_max_change_denominator: u64,
+    /// EIP-1559 elasticity multiplier (2 on Ethereum): target = gas limit / elasticity.
+    pub elasticity_multiplier: u64,
+    /// Largest raw transaction accepted, in bytes.
+    pub max_tx_bytes: u64,
+}
+
+impl Default for ChainParams {
+    fn default() -> Self {
+        Self {
+            block_gas_limit: 1_000_000_000,
+            // 0.01 gwei: a plain transfer costs 21 sat at the base fee.
+            initial_base_fee: 10_000_000,
+            min_base_fee: 10_000_000,
+            base_fee_max_change_denominator: 8,
+            elasticity_multiplier: 2,
+            max_tx_bytes: 128 * 1024,
+        }
+    }
+}
+
+/// An account created at genesis. Allowed only on a devnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    #[serde(default)]
+    pub balance: U256,
+    #[serde(default)]
+    pub nonce: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage: BTreeMap<B256, B256>,
+}
+
+/// The application state in CometBFT's genesis file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub network: Network,
+    /// EIP-155 chain id of the EVM.
+    pub evm_chain_id: u64,
+    #[serde(default)]
+    pub evm_spec: EvmSpec,
+    #[serde(default)]
+    pub params: ChainParams,
+    /// DEVNET ONLY: balances minted out of nothing for development accounts. A testnet or
+    /// mainnet genesis with entries here is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub devnet_alloc: BTreeMap<Address, GenesisAccount>,
+}
+
+/// Why a genesis was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GenesisError {
+    #[error("genesis app_state is not valid JSON for bevm: {0}")]
+    Json(String),
+    #[error("devnet_alloc mints BTC and is allowed only when network = \"devnet\" (network is {0:?})")]
+    AllocOutsideDevnet(Network),
+    #[error("evm_chain_id must not be 0")]
+    ZeroChainId,
+    #[error("invalid parameter {name}: {why}")]
+    Param { name: &'static str, why: &'static str },
+}
+
+impl Genesis {
+    /// A devnet genesis with default parameters and no accounts.
+    pub fn devnet(evm_chain_id: u64) -> Self {
+        Self {
+            network: Network::Devnet,
+            evm_chain_id,
+            evm_spec: EvmSpec::default(),
+            params: ChainParams::default(),
+            devnet_alloc: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and validates the `app_state` bytes of a CometBFT genesis.
+    ///
+    /// # Errors
+    /// Returns [`GenesisError`] if the JSON does not parse or the genesis breaks a rule of
+    /// [`Genesis::validate`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, GenesisError> {
+        let genesis: Self =
+            serde_json::from_slice(bytes).map_err(|e| GenesisError::Json(e.to_string()))?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// Checks the rules a genesis must follow.
+    ///
+    /// # Errors
+    /// Returns the first rule broken.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.network != Network::Devnet && !self.devnet_alloc.is_empty() {
+            return Err(GenesisError::AllocOutsideDevnet(self.network));
+        }
+        if self.evm_chain_id == 0 {
+            return Err(GenesisError::ZeroChainId);
+        }
+        let p = &self.params;
+        let param = |name, why| Err(GenesisError::Param { name, why });
+        if p.block_gas_limit < 21_000 {
+            return param("block_gas_limit", "must allow at least one transfer (21000 gas)");
+        }
+        if p.min_base_fee == 0 {
+            return param("min_base_fee", "must be positive, or the base fee can stick at zero");
+        }
+        if p.initial_base_fee < p.min_base_fee {
+            return param("initial_base_fee", "must be at least min_base_fee");
+        }
+        if p.base_fee_max_change_denominator == 0 || p.elasticity_multiplier == 0 {
+            return param("base fee params", "denominator and elasticity must be positive");
+        }
+        if p.max_tx_bytes < 1024 {
+            return param("max_tx_bytes", "must be at least 1024");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devnet_alloc_refused_on_mainnet() {
+        let mut g = Genesis::devnet(7);
+        g.devnet_alloc.insert(Address::ZERO, GenesisAccount::default());
+        assert!(g.validate().is_ok());
+        g.network = Network::Mainnet;
+        assert_eq!(g.validate(), Err(GenesisError::AllocOutsideDevnet(Network::Mainnet)));
+    }
+
+    #[test]
+    fn json_round_trip_and_unknown_fields() {
+        let g = Genesis::devnet(1337);
+        let json = serde_json::to_vec(&g).expect("serializes");
+        assert_eq!(Genesis::from_json(&json), Ok(g));
+        let bad = br#"{"network":"devnet","evm_chain_id":1,"surprise":1}"#;
+        assert!(matches!(Genesis::from_json(bad), Err(GenesisError::Json(_))));
+    }
+
+    #[test]
+    fn bad_params_refused() {
+        let mut g = Genesis::devnet(1);
+        g.params.min_base_fee = 0;
+        assert!(matches!(g.validate(), Err(GenesisError::Param { name: "min_base_fee", .. })));
+        g = Genesis::devnet(0);
+        assert_eq!(g.validate(), Err(GenesisError::ZeroChainId));
+    }
+}

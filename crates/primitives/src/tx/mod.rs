@@ -1,0 +1,78 @@
+//! Decoding of the Ethereum transactions carried in blocks, with sender recovery.
+//!
+//! Error messages follow geth's wording, so wallets and tools that match on them keep working.
+
+use alloy_consensus::{transaction::SignerRecoverable, Transaction, TxEnvelope};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{keccak256, Address, Bytes, B256};
+
+/// A decoded, signature-checked Ethereum transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EthTx {
+    pub envelope: TxEnvelope,
+    pub sender: Address,
+    /// keccak256 of `raw`.
+    pub hash: B256,
+    /// The EIP-2718 encoding, exactly as received.
+    pub raw: Bytes,
+}
+
+/// Why raw bytes are not an acceptable transaction.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("empty transaction")]
+    Empty,
+    #[error("oversized data: transaction size {size}, limit {max}")]
+    Oversized { size: usize, max: usize },
+    #[error("rlp: {0}")]
+    Decode(String),
+    #[error("rlp: input contains more than one value ({0} trailing bytes)")]
+    TrailingBytes(usize),
+    #[error("transaction type not supported: {0}")]
+    TypeNotSupported(&'static str),
+    #[error("only replay-protected (EIP-155) transactions allowed over RPC")]
+    NotReplayProtected,
+    #[error("invalid sender: {0}")]
+    InvalidSignature(String),
+    #[error("invalid chain id for signer: have {have} want {want}")]
+    WrongChainId { have: u64, want: u64 },
+}
+
+/// Decodes an EIP-2718 transaction, checks its size, type and chain id, and recovers its sender.
+///
+/// # Errors
+/// Returns [`TxError`] for empty, oversized or malformed input, unsupported types (EIP-4844 blob
+/// and EIP-7702 set-code transactions), legacy transactions without EIP-155 replay protection,
+/// a chain id other than `chain_id`, and signatures that do not recover (including high-s).
+pub fn decode_eth_tx(raw: &[u8], chain_id: u64, max_bytes: usize) -> Result<EthTx, TxError> {
+    if raw.is_empty() {
+        return Err(TxError::Empty);
+    }
+    if raw.len() > max_bytes {
+        return Err(TxError::Oversized { size: raw.len(), max: max_bytes });
+    }
+    let mut buf = raw;
+    let envelope =
+        TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(TxError::TrailingBytes(buf.len()));
+    }
+    match &envelope {
+        TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+        TxEnvelope::Eip4844(_) => return Err(TxError::TypeNotSupported("EIP-4844 blob")),
+        TxEnvelope::Eip7702(_) => return Err(TxError::TypeNotSupported("EIP-7702 set-code")),
+    }
+    match envelope.chain_id() {
+        None => return Err(TxError::NotReplayProtected),
+        Some(have) if have != chain_id => {
+            return Err(TxError::WrongChainId { have, want: chain_id })
+        }
+        Some(_) => {}
+    }
+    let sender = envelope.recover_signer().map_err(|e| TxError::InvalidSignature(e.to_string()))?;
+    Ok(EthTx { envelope, sender, hash: keccak256(raw), raw: Bytes::copy_from_slice(raw) })
+}
+
+#[cfg(test)]
+mod tests;

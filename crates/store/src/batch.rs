@@ -1,0 +1,100 @@
+//! Column families and the write batch a block's commit is made of.
+
+use rocksdb::Options;
+
+/// The column families of the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Column {
+    /// Committed height and app hash.
+    Meta,
+    /// Latest value of each state key: key hash -> value. The fast path for execution.
+    Latest,
+    /// Every version of each state key: key hash ++ version (BE) -> 0x00 (deleted) | 0x01 value.
+    History,
+    /// Jellyfish Merkle tree nodes: borsh(NodeKey) -> borsh(Node).
+    Nodes,
+    /// Contract code by hash (content-addressed; accounts commit to the hash).
+    Code,
+    /// Ethereum blocks by number (BE) and their receipts.
+    Blocks,
+    /// Block hash -> number (BE).
+    BlockHashes,
+    /// Transaction hash -> (number BE, index BE).
+    TxIndex,
+}
+
+impl Column {
+    pub const ALL: [Column; 8] = [
+        Column::Meta,
+        Column::Latest,
+        Column::History,
+        Column::Nodes,
+        Column::Code,
+        Column::Blocks,
+        Column::BlockHashes,
+        Column::TxIndex,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Column::Meta => "meta",
+            Column::Latest => "latest",
+            Column::History => "history",
+            Column::Nodes => "nodes",
+            Column::Code => "code",
+            Column::Blocks => "blocks",
+            Column::BlockHashes => "block_hashes",
+            Column::TxIndex => "tx_index",
+        }
+    }
+
+    pub(crate) fn options(self) -> Options {
+        let mut opts = Options::default();
+        if matches!(self, Column::Latest | Column::Nodes | Column::Code | Column::TxIndex) {
+            // Point lookups dominate: bloom filters skip files that cannot hold the key.
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            opts.set_block_based_table_factory(&table);
+        }
+        opts
+    }
+}
+
+/// Writes collected for one atomic commit.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ops: Vec<(Column, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    /// Stages a put.
+    pub fn put(&mut self, column: Column, key: &[u8], value: &[u8]) {
+        self.ops.push((column, key.to_vec(), Some(value.to_vec())));
+    }
+
+    /// Stages a put of owned bytes (no copy).
+    pub fn put_owned(&mut self, column: Column, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push((column, key, Some(value)));
+    }
+
+    /// Stages a delete.
+    pub fn delete(&mut self, column: Column, key: &[u8]) {
+        self.ops.push((column, key.to_vec(), None));
+    }
+
+    /// Number of staged operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub(crate) fn into_ops(self) -> impl Iterator<Item = (Column, Vec<u8>, Option<Vec<u8>>)> {
+        self.ops.into_iter()
+    }
+}
