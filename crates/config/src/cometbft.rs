@@ -39,8 +39,11 @@ pub struct NetworkSpec {
     pub output: PathBuf,
     /// CometBFT's `timeout_commit`: the pause after each block.
     pub timeout_commit_ms: u64,
-    /// Overwrite existing homes.
+    /// Overwrite existing homes (their `data/` is deleted: a new genesis is a new chain).
     pub force: bool,
+    /// One validator whose home is `output` itself (`bevm init`), instead of
+    /// `output/validator-<i>/` homes (`bevm testnet`).
+    pub single_home: bool,
 }
 
 /// A generated validator home.
@@ -94,11 +97,26 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
         path: "genesis app_state".into(),
         why: e.to_string(),
     })?;
-    let homes: Vec<PathBuf> =
-        (0..spec.ports.len()).map(|i| spec.output.join(format!("validator-{i}"))).collect();
+    if spec.single_home && spec.ports.len() != 1 {
+        return Err(ConfigError::Invalid {
+            path: spec.output.display().to_string(),
+            why: "a single home holds exactly one validator".into(),
+        });
+    }
+    let homes: Vec<PathBuf> = if spec.single_home {
+        vec![spec.output.clone()]
+    } else {
+        (0..spec.ports.len()).map(|i| spec.output.join(format!("validator-{i}"))).collect()
+    };
     for home in &homes {
-        if home.exists() && !spec.force {
-            return Err(ConfigError::Exists(home.display().to_string()));
+        if home.join("config/genesis.json").exists() {
+            if !spec.force {
+                return Err(ConfigError::Exists(home.display().to_string()));
+            }
+            let data = home.join("data");
+            if data.exists() {
+                std::fs::remove_dir_all(&data).map_err(io_err(&data))?;
+            }
         }
     }
     let consensus_keys: Vec<Ed25519Key> = spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
@@ -259,6 +277,7 @@ mod tests {
             output: dir.path().to_path_buf(),
             timeout_commit_ms: 500,
             force: false,
+            single_home: false,
         };
         let homes = generate_network(&spec).expect("generate");
         assert_eq!(homes.len(), 3);

@@ -83,7 +83,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`] on a read failure.
     pub fn get_aux(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(&self.cf(column), key)?)
+        Ok(self.db.get_cf(self.cf(column), key)?)
     }
 
     /// Iterates an auxiliary column from `start` forward, as long as `f` returns true.
@@ -97,7 +97,7 @@ impl Store {
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
         let mode = rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward);
-        for item in self.db.iterator_cf(&self.cf(column), mode) {
+        for item in self.db.iterator_cf(self.cf(column), mode) {
             let (k, v) = item?;
             if !f(&k, &v) {
                 break;
@@ -116,8 +116,8 @@ impl Store {
         let mut wb = rocksdb::WriteBatch::default();
         for (column, key, value) in batch.into_ops() {
             match value {
-                Some(v) => wb.put_cf(&self.cf(column), key, v),
-                None => wb.delete_cf(&self.cf(column), key),
+                Some(v) => wb.put_cf(self.cf(column), key, v),
+                None => wb.delete_cf(self.cf(column), key),
             }
         }
         // No fsync: a killed process loses nothing that reached the OS; a power loss may lose
@@ -126,7 +126,7 @@ impl Store {
         Ok(())
     }
 
-    fn cf(&self, column: Column) -> Arc<rocksdb::BoundColumnFamily<'_>> {
+    fn cf(&self, column: Column) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(column.name()).expect("every column family is created in Store::open")
     }
 }

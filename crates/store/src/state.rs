@@ -71,7 +71,7 @@ impl Store {
     fn get_hashed_at(&self, hash: KeyHash, version: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let seek = history_key(&hash, version);
         let mode = rocksdb::IteratorMode::From(&seek, rocksdb::Direction::Reverse);
-        let Some(item) = self.db.iterator_cf(&self.cf(Column::History), mode).next() else {
+        let Some(item) = self.db.iterator_cf(self.cf(Column::History), mode).next() else {
             return Ok(None);
         };
         let (k, v) = item?;

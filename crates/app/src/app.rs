@@ -1,0 +1,298 @@
+//! The state machine behind the ABCI methods, free of tower-abci types: the adapter in
+//! [`crate::abci`] converts requests and responses, this module decides.
+
+use std::sync::Arc;
+
+use alloy_consensus::{Header, Transaction};
+use alloy_primitives::{Bytes, B256};
+use bevm_evm::{
+    chain::{self, StoredBlock},
+    execute_block, BlockInput, BlockState, ChainSpec, StateReader, TxOutcome,
+};
+use bevm_primitives::{genesis::Genesis, tx::decode_eth_tx};
+use bevm_store::{Batch, Column, Committed, Store};
+use parking_lot::Mutex;
+
+use crate::{
+    genesis::build_genesis_state,
+    mempool::{code, CheckError, CheckState},
+    AppError,
+};
+
+const META_GENESIS: &[u8] = b"genesis_app_state";
+
+/// Result of one transaction in FinalizeBlock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxResult {
+    pub code: u32,
+    pub log: String,
+    pub gas_wanted: u64,
+    pub gas_used: u64,
+}
+
+/// What CometBFT tells the app about a block to finalize.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    pub height: u64,
+    /// Unix seconds of the CometBFT block time.
+    pub time: u64,
+    /// CometBFT's block hash (source of prevrandao).
+    pub hash: B256,
+    pub txs: Vec<Bytes>,
+}
+
+/// A finalized block waiting for Commit.
+#[derive(Debug)]
+struct Pending {
+    batch: Batch,
+    committed: Committed,
+    block: StoredBlock,
+    hash: B256,
+}
+
+/// A block that was just committed, for subscribers (RPC newHeads, logs).
+#[derive(Debug, Clone)]
+pub struct CommittedBlock {
+    pub number: u64,
+    pub hash: B256,
+}
+
+/// The bevm application.
+pub struct App {
+    store: Store,
+    spec: Option<ChainSpec>,
+    check: Arc<Mutex<CheckState>>,
+    pending: Option<Pending>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("store", &self.store).field("spec", &self.spec).finish()
+    }
+}
+
+impl App {
+    /// Opens the app over `store`, picking up the genesis stored by an earlier InitChain.
+    ///
+    /// # Errors
+    /// Storage failures; a stored genesis that no longer parses.
+    pub fn open(store: Store) -> Result<Self, AppError> {
+        let spec = match store.get_aux(Column::Meta, META_GENESIS)? {
+            Some(bytes) => Some(ChainSpec::from_genesis(&Genesis::from_json(&bytes)?)),
+            None => None,
+        };
+        Ok(Self { store, spec, check: Arc::default(), pending: None })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The chain rules, once InitChain has run.
+    pub fn spec(&self) -> Option<&ChainSpec> {
+        self.spec.as_ref()
+    }
+
+    /// The mempool's per-sender view, shared with the RPC (pending nonces).
+    pub fn check_state(&self) -> Arc<Mutex<CheckState>> {
+        self.check.clone()
+    }
+
+    /// Last committed height and app hash (Info). A fresh store reports height 0.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn info(&self) -> Result<Committed, AppError> {
+        Ok(self.store.committed()?.unwrap_or(Committed { height: 0, app_hash: B256::ZERO }))
+    }
+
+    /// InitChain: builds and commits the genesis state (height 0) and block 0. Idempotent: if
+    /// the same genesis is already committed (a restart before block 1), returns its app hash.
+    ///
+    /// # Errors
+    /// An invalid genesis, a different genesis than the committed one, storage failures.
+    pub fn init_chain(&mut self, app_state: &[u8], genesis_time: u64) -> Result<B256, AppError> {
+        let genesis = Genesis::from_json(app_state)?;
+        if let Some(committed) = self.store.committed()? {
+            let stored = self.store.get_aux(Column::Meta, META_GENESIS)?;
+            if committed.height == 0 && stored.as_deref() == Some(app_state) {
+                return Ok(committed.app_hash);
+            }
+            return Err(AppError::AlreadyInitialized { height: committed.height });
+        }
+        let spec = ChainSpec::from_genesis(&genesis);
+        let mut batch = Batch::default();
+        let diff = build_genesis_state(&genesis, StateReader::latest(self.store.clone()));
+        for (hash, code) in &diff.code {
+            batch.put(Column::Code, hash.as_slice(), code);
+        }
+        let prepared = self.store.prepare_state(diff.changes, 0)?;
+        let root = prepared.root;
+        prepared.stage(&mut batch);
+        let header = bevm_evm::executor::genesis_header(&spec, genesis_time, root);
+        let hash = header.hash_slow();
+        let block = StoredBlock { header, txs: Vec::new(), senders: Vec::new() };
+        chain::stage_block(&mut batch, &block, hash, &[]);
+        batch.put(Column::Meta, META_GENESIS, app_state);
+        self.store.write(batch, Committed { height: 0, app_hash: root })?;
+        tracing::info!(target: "bevm::app", chain_id = spec.chain_id, app_hash = %root, "genesis committed");
+        self.spec = Some(spec);
+        Ok(root)
+    }
+
+    fn spec_or_err(&self) -> Result<&ChainSpec, AppError> {
+        self.spec.as_ref().ok_or(AppError::NotInitialized)
+    }
+
+    /// The header of the last committed block.
+    fn head(&self) -> Result<Header, AppError> {
+        let height = self.info()?.height;
+        Ok(chain::block(&self.store, height)?.ok_or(AppError::MissingBlock(height))?.header)
+    }
+
+    /// The base fee the next block will have.
+    ///
+    /// # Errors
+    /// Before InitChain; storage failures.
+    pub fn next_base_fee(&self) -> Result<u64, AppError> {
+        Ok(self.spec_or_err()?.next_base_fee(&self.head()?))
+    }
+
+    /// CheckTx (new or re-check).
+    ///
+    /// # Errors
+    /// The reason the transaction is refused.
+    pub fn check_tx(&self, raw: &[u8]) -> Result<u64, CheckError> {
+        let internal = |e: AppError| CheckError { code: code::INTERNAL, message: e.to_string() };
+        let spec = self.spec_or_err().map_err(internal)?;
+        let base_fee = self.next_base_fee().map_err(internal)?;
+        let reader = StateReader::latest(self.store.clone());
+        let tx = self.check.lock().check(spec, &reader, base_fee, raw)?;
+        Ok(tx.envelope.gas_limit())
+    }
+
+    /// PrepareProposal: keeps the mempool's order (per-sender nonce order is preserved, since
+    /// CheckTx admits only the next nonce) and stops at the block gas limit or `max_bytes`.
+    pub fn prepare_proposal(&self, txs: Vec<Bytes>, max_bytes: u64) -> Vec<Bytes> {
+        let Some(spec) = self.spec.as_ref() else { return Vec::new() };
+        let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
+        let (mut gas, mut bytes) = (0u64, 0u64);
+        let mut out = Vec::with_capacity(txs.len());
+        for raw in txs {
+            // Decoding recovers the signature; cheap enough next to execution, and it keeps
+            // transactions that went bad in the mempool out of the proposal.
+            let Ok(tx) = decode_eth_tx(&raw, spec.chain_id, max_tx) else { continue };
+            let tx_gas = tx.envelope.gas_limit();
+            if gas + tx_gas > spec.params.block_gas_limit {
+                continue;
+            }
+            if bytes + raw.len() as u64 > max_bytes {
+                break;
+            }
+            gas += tx_gas;
+            bytes += raw.len() as u64;
+            out.push(raw);
+        }
+        out
+    }
+
+    /// ProcessProposal: a proposal is acceptable if every transaction decodes and the sum of
+    /// gas limits fits in a block (what an honest PrepareProposal guarantees).
+    pub fn process_proposal(&self, txs: &[Bytes]) -> bool {
+        let Some(spec) = self.spec.as_ref() else { return false };
+        let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
+        let mut gas = 0u64;
+        for raw in txs {
+            match decode_eth_tx(raw, spec.chain_id, max_tx) {
+                Ok(tx) => gas = gas.saturating_add(tx.envelope.gas_limit()),
+                Err(_) => return false,
+            }
+        }
+        gas <= spec.params.block_gas_limit
+    }
+
+    /// FinalizeBlock: executes the block and computes its app hash. Nothing is written until
+    /// [`App::commit`].
+    ///
+    /// # Errors
+    /// Storage failures, or a height that does not follow the committed one: both fatal.
+    pub fn finalize_block(&mut self, req: BlockRequest) -> Result<(Vec<TxResult>, B256), AppError> {
+        let spec = self.spec_or_err()?.clone();
+        let parent = self.head()?;
+        if req.height != parent.number + 1 {
+            return Err(AppError::HeightMismatch { got: req.height, committed: parent.number });
+        }
+        let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
+        let decoded: Vec<_> =
+            req.txs.iter().map(|raw| decode_eth_tx(raw, spec.chain_id, max_tx)).collect();
+        let valid: Vec<_> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let input = BlockInput {
+            number: req.height,
+            timestamp: req.time,
+            parent_hash: parent.hash_slow(),
+            prevrandao: req.hash,
+            base_fee: spec.next_base_fee(&parent),
+        };
+        let mut state = BlockState::new(StateReader::latest(self.store.clone()));
+        let executed = execute_block(&spec, &mut state, &input, &valid)?;
+        let mut outcomes = executed.outcomes.clone().into_iter();
+        let results = decoded
+            .iter()
+            .map(|d| match d {
+                Err(e) => TxResult { code: code::DECODE, log: e.to_string(), gas_wanted: 0, gas_used: 0 },
+                Ok(tx) => {
+                    let gas_wanted = tx.envelope.gas_limit();
+                    match outcomes.next() {
+                        Some(TxOutcome::Included { gas_used, success }) => TxResult {
+                            code: 0,
+                            log: if success { String::new() } else { "execution reverted".into() },
+                            gas_wanted,
+                            gas_used,
+                        },
+                        Some(TxOutcome::Skipped(why)) => {
+                            TxResult { code: code::SKIPPED, log: why, gas_wanted, gas_used: 0 }
+                        }
+                        None => TxResult { code: code::INTERNAL, log: "no outcome".into(), gas_wanted, gas_used: 0 },
+                    }
+                }
+            })
+            .collect();
+
+        let diff = state.into_diff();
+        let mut batch = Batch::default();
+        for (hash, code) in &diff.code {
+            batch.put(Column::Code, hash.as_slice(), code);
+        }
+        let prepared = self.store.prepare_state(diff.changes, req.height)?;
+        let root = prepared.root;
+        prepared.stage(&mut batch);
+        let (block, hash, receipts) = executed.seal(root);
+        chain::stage_block(&mut batch, &block, hash, &receipts);
+        self.pending = Some(Pending {
+            batch,
+            committed: Committed { height: req.height, app_hash: root },
+            block,
+            hash,
+        });
+        Ok((results, root))
+    }
+
+    /// Commit: writes the finalized block atomically and resets the mempool view.
+    ///
+    /// # Errors
+    /// No finalized block to commit; storage failures. Both fatal.
+    pub fn commit(&mut self) -> Result<CommittedBlock, AppError> {
+        let pending = self.pending.take().ok_or(AppError::NothingToCommit)?;
+        self.store.write(pending.batch, pending.committed)?;
+        self.check.lock().reset();
+        tracing::debug!(
+            target: "bevm::app",
+            height = pending.committed.height,
+            txs = pending.block.txs.len(),
+            gas = pending.block.header.gas_used,
+            app_hash = %pending.committed.app_hash,
+            "committed"
+        );
+        Ok(CommittedBlock { number: pending.committed.height, hash: pending.hash })
+    }
+}

@@ -1,0 +1,165 @@
+//! CheckTx: the cheap checks a transaction passes before it enters CometBFT's mempool.
+//!
+//! A [`CheckState`] tracks, per sender, the next nonce and the funds already promised to
+//! transactions waiting in the mempool, so one sender can have many transactions in flight.
+//! It is reset at each Commit; CometBFT's re-check of the remaining mempool rebuilds it.
+
+use std::collections::HashMap;
+
+use alloy_consensus::Transaction;
+use alloy_primitives::{Address, U256};
+use bevm_evm::{state_key::AccountRecord, ChainSpec, EvmError, StateReader};
+use bevm_primitives::tx::{decode_eth_tx, EthTx};
+use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
+
+/// A transaction refused by CheckTx: an ABCI code and a geth-style message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CheckError {
+    pub code: u32,
+    pub message: String,
+}
+
+/// ABCI codes returned for refused transactions.
+pub mod code {
+    pub const DECODE: u32 = 1;
+    pub const NONCE: u32 = 2;
+    pub const FUNDS: u32 = 3;
+    pub const FEE: u32 = 4;
+    pub const GAS: u32 = 5;
+    pub const INTERNAL: u32 = 100;
+    /// Valid transaction that could not execute in its block (FinalizeBlock).
+    pub const SKIPPED: u32 = 10;
+}
+
+fn refuse(code: u32, message: impl Into<String>) -> CheckError {
+    CheckError { code, message: message.into() }
+}
+
+/// Per-sender view of the mempool.
+#[derive(Debug, Default)]
+pub struct CheckState {
+    pending: HashMap<Address, Pending>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    next_nonce: u64,
+    committed_to: U256,
+}
+
+impl CheckState {
+    /// Forgets everything (at Commit; the re-check rebuilds it).
+    pub fn reset(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The next nonce of `sender` counting its transactions in the mempool, if it has any.
+    pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        self.pending.get(sender).map(|p| p.next_nonce)
+    }
+
+    /// Checks `raw` against committed state plus the mempool and, if it passes, records it.
+    ///
+    /// # Errors
+    /// [`CheckError`] with geth's message for each rule: decoding, chain id and signature
+    /// (see [`decode_eth_tx`]), block gas limit, intrinsic gas, fee cap below the base fee,
+    /// nonce too low or too high (no gaps: CometBFT's mempool has no queue), insufficient funds.
+    pub fn check(
+        &mut self,
+        spec: &ChainSpec,
+        reader: &StateReader,
+        base_fee: u64,
+        raw: &[u8],
+    ) -> Result<EthTx, CheckError> {
+        let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
+        let tx = decode_eth_tx(raw, spec.chain_id, max_bytes)
+            .map_err(|e| refuse(code::DECODE, e.to_string()))?;
+        let env = &tx.envelope;
+        if env.gas_limit() > spec.params.block_gas_limit {
+            return Err(refuse(code::GAS, "exceeds block gas limit"));
+        }
+        let intrinsic = intrinsic_gas(spec, &tx);
+        if env.gas_limit() < intrinsic {
+            return Err(refuse(
+                code::GAS,
+                format!("intrinsic gas too low: gas {}, minimum needed {intrinsic}", env.gas_limit()),
+            ));
+        }
+        if let Some(tip) = env.max_priority_fee_per_gas() {
+            if tip > env.max_fee_per_gas() {
+                return Err(refuse(code::FEE, "max priority fee per gas higher than max fee per gas"));
+            }
+        }
+        if env.max_fee_per_gas() < u128::from(base_fee) {
+            return Err(refuse(
+                code::FEE,
+                format!(
+                    "transaction underpriced: max fee per gas {} less than block base fee {base_fee}",
+                    env.max_fee_per_gas()
+                ),
+            ));
+        }
+        let account = reader.account(&tx.sender).map_err(internal)?.unwrap_or_default();
+        let pending = self
+            .pending
+            .get(&tx.sender)
+            .copied()
+            .unwrap_or(Pending { next_nonce: account.nonce, committed_to: U256::ZERO });
+        check_nonce(&tx, &account, pending.next_nonce)?;
+        let cost = U256::from(env.gas_limit()) * U256::from(env.max_fee_per_gas()) + env.value();
+        let available = account.balance.saturating_sub(pending.committed_to);
+        if cost > available {
+            return Err(refuse(
+                code::FUNDS,
+                format!(
+                    "insufficient funds for gas * price + value: address {} have {available} want {cost}",
+                    tx.sender
+                ),
+            ));
+        }
+        self.pending.insert(
+            tx.sender,
+            Pending { next_nonce: pending.next_nonce + 1, committed_to: pending.committed_to + cost },
+        );
+        Ok(tx)
+    }
+}
+
+fn check_nonce(tx: &EthTx, account: &AccountRecord, expected: u64) -> Result<(), CheckError> {
+    let nonce = tx.envelope.nonce();
+    if nonce < account.nonce {
+        return Err(refuse(
+            code::NONCE,
+            format!("nonce too low: address {}, tx: {nonce} state: {}", tx.sender, account.nonce),
+        ));
+    }
+    if nonce < expected {
+        // Same nonce as a transaction already in the mempool: replacement is not supported.
+        return Err(refuse(
+            code::NONCE,
+            format!("replacement transaction underpriced: address {}, nonce {nonce} is already pending", tx.sender),
+        ));
+    }
+    if nonce > expected {
+        return Err(refuse(
+            code::NONCE,
+            format!(
+                "nonce too high: address {}, tx: {nonce} state: {expected} (gapped nonces are not queued; send nonce {expected} first)",
+                tx.sender
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Intrinsic gas of a transaction under the chain's rules (EIP-2028 calldata, EIP-2930 access
+/// lists, EIP-3860 initcode, and EIP-7623's calldata floor).
+fn intrinsic_gas(spec: &ChainSpec, tx: &EthTx) -> u64 {
+    let gas = calculate_initial_tx_gas_for_tx(bevm_evm::env::tx_env(tx), spec.spec, None);
+    gas.initial_total_gas().max(gas.floor_gas())
+}
+
+fn internal(e: EvmError) -> CheckError {
+    refuse(code::INTERNAL, format!("internal error reading state: {e}"))
+}

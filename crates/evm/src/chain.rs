@@ -1,0 +1,123 @@
+//! The Ethereum view of the chain as stored: blocks (header, raw transactions, senders),
+//! receipts and the transaction index. Written once, in the block's commit batch, and only read
+//! afterwards, so every RPC answer about a block is the same on every node and across restarts.
+//!
+//! Keys in [`Column::Blocks`]: `"b" ++ number` block, `"r" ++ number` receipts, `"h" ++ number`
+//! hash. [`Column::BlockHashes`]: hash → number. [`Column::TxIndex`]: tx hash → number ++ index.
+
+use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, Bytes, B256};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use bevm_store::{Batch, Column, Store};
+
+use crate::EvmError;
+
+/// A block as stored: its header, its transactions in EIP-2718 form and their senders.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredBlock {
+    pub header: Header,
+    pub txs: Vec<Bytes>,
+    pub senders: Vec<Address>,
+}
+
+/// Where a transaction was included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    pub block: u64,
+    pub index: u32,
+}
+
+fn key(prefix: u8, number: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = prefix;
+    k[1..].copy_from_slice(&number.to_be_bytes());
+    k
+}
+
+/// Stages a block, its receipts and its index entries into `batch`.
+pub fn stage_block(batch: &mut Batch, block: &StoredBlock, hash: B256, receipts: &[ReceiptEnvelope]) {
+    let number = block.header.number;
+    let mut encoded = Vec::with_capacity(block.length());
+    block.encode(&mut encoded);
+    batch.put_owned(Column::Blocks, key(b'b', number).to_vec(), encoded);
+    let receipts: Vec<Bytes> = receipts.iter().map(|r| r.encoded_2718().into()).collect();
+    let mut encoded = Vec::new();
+    receipts.encode(&mut encoded);
+    batch.put_owned(Column::Blocks, key(b'r', number).to_vec(), encoded);
+    batch.put(Column::Blocks, &key(b'h', number), hash.as_slice());
+    batch.put(Column::BlockHashes, hash.as_slice(), &number.to_be_bytes());
+    for (index, raw) in block.txs.iter().enumerate() {
+        let mut location = [0u8; 12];
+        location[..8].copy_from_slice(&number.to_be_bytes());
+        location[8..].copy_from_slice(&(index as u32).to_be_bytes());
+        batch.put(Column::TxIndex, alloy_primitives::keccak256(raw).as_slice(), &location);
+    }
+}
+
+/// The hash of block `number`, if it exists.
+///
+/// # Errors
+/// Storage failures and corrupt records.
+pub fn block_hash(store: &Store, number: u64) -> Result<Option<B256>, EvmError> {
+    store
+        .get_aux(Column::Blocks, &key(b'h', number))?
+        .map(|b| B256::try_from(b.as_slice()).map_err(|_| EvmError::Corrupt { what: "block hash" }))
+        .transpose()
+}
+
+/// The number of the block with this hash.
+///
+/// # Errors
+/// Storage failures and corrupt records.
+pub fn block_number(store: &Store, hash: &B256) -> Result<Option<u64>, EvmError> {
+    store
+        .get_aux(Column::BlockHashes, hash.as_slice())?
+        .map(|b| {
+            <[u8; 8]>::try_from(b.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| EvmError::Corrupt { what: "block number" })
+        })
+        .transpose()
+}
+
+/// Block `number`, if it exists.
+///
+/// # Errors
+/// Storage failures and corrupt records.
+pub fn block(store: &Store, number: u64) -> Result<Option<StoredBlock>, EvmError> {
+    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'b', number))? else { return Ok(None) };
+    StoredBlock::decode(&mut bytes.as_slice())
+        .map(Some)
+        .map_err(|_| EvmError::Corrupt { what: "stored block" })
+}
+
+/// The receipts of block `number`, in transaction order.
+///
+/// # Errors
+/// Storage failures and corrupt records.
+pub fn receipts(store: &Store, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, EvmError> {
+    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'r', number))? else { return Ok(None) };
+    let corrupt = || EvmError::Corrupt { what: "stored receipts" };
+    let raw = Vec::<Bytes>::decode(&mut bytes.as_slice()).map_err(|_| corrupt())?;
+    raw.iter()
+        .map(|r| ReceiptEnvelope::decode_2718(&mut r.as_ref()).map_err(|_| corrupt()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Where the transaction with this hash was included.
+///
+/// # Errors
+/// Storage failures and corrupt records.
+pub fn tx_location(store: &Store, hash: &B256) -> Result<Option<TxLocation>, EvmError> {
+    let Some(bytes) = store.get_aux(Column::TxIndex, hash.as_slice())? else { return Ok(None) };
+    if bytes.len() != 12 {
+        return Err(EvmError::Corrupt { what: "tx index entry" });
+    }
+    let mut number = [0u8; 8];
+    number.copy_from_slice(&bytes[..8]);
+    let mut index = [0u8; 4];
+    index.copy_from_slice(&bytes[8..]);
+    Ok(Some(TxLocation { block: u64::from_be_bytes(number), index: u32::from_be_bytes(index) }))
+}

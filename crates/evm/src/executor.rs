@@ -1,0 +1,176 @@
+//! Executes a block's transactions with revm and builds its Ethereum header and receipts.
+
+use alloy_consensus::{
+    proofs::{calculate_receipt_root, calculate_transaction_root},
+    Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction, TxEnvelope, EMPTY_OMMER_ROOT_HASH,
+};
+use alloy_eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_primitives::{Bloom, Bytes, B256, B64, U256};
+use alloy_trie::EMPTY_ROOT_HASH;
+use bevm_primitives::{tx::EthTx, FEE_POOL_ADDRESS};
+use revm::{
+    context::{result::EVMError, Context},
+    handler::{ExecuteEvm, MainBuilder, MainContext},
+    DatabaseCommit,
+};
+
+use crate::{
+    chain::StoredBlock,
+    env::{tx_env, BlockInput, ChainSpec},
+    state::BlockState,
+    EvmError,
+};
+
+/// What happened to one transaction of the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Executed and included in the Ethereum block (successful or reverted).
+    Included { gas_used: u64, success: bool },
+    /// Not executable in this block (nonce, balance, gas): left out of the Ethereum block,
+    /// state untouched, reported to CometBFT with a non-zero code.
+    Skipped(String),
+}
+
+/// A block after execution, before its state root is known.
+#[derive(Debug)]
+pub struct ExecutedBlock {
+    pub header: Header,
+    pub txs: Vec<Bytes>,
+    pub senders: Vec<alloy_primitives::Address>,
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// One entry per input transaction, in input order.
+    pub outcomes: Vec<TxOutcome>,
+}
+
+impl ExecutedBlock {
+    /// Completes the header with the state root (the app hash) and returns the block to store
+    /// and its hash, keccak256(rlp(header)).
+    pub fn seal(self, state_root: B256) -> (StoredBlock, B256, Vec<ReceiptEnvelope>) {
+        let mut header = self.header;
+        header.state_root = state_root;
+        let hash = header.hash_slow();
+        (StoredBlock { header, txs: self.txs, senders: self.senders }, hash, self.receipts)
+    }
+}
+
+/// Executes `txs` in order on top of `state`.
+///
+/// Base fee and tips go to the fee pool account (revm credits the tip to the beneficiary, which
+/// is the fee pool; the base fee revm would burn is credited here). A transaction that cannot
+/// run (nonce, balance, fee below the base fee, or no room left under the block gas limit) is
+/// skipped and changes nothing.
+///
+/// # Errors
+/// Only storage failures: everything a transaction can get wrong is a [`TxOutcome`].
+pub fn execute_block(
+    spec: &ChainSpec,
+    state: &mut BlockState,
+    input: &BlockInput,
+    txs: &[EthTx],
+) -> Result<ExecutedBlock, EvmError> {
+    let gas_limit = spec.params.block_gas_limit;
+    let mut evm = Context::mainnet()
+        .with_db(&mut *state)
+        .with_cfg(spec.cfg_env())
+        .with_block(input.block_env(spec))
+        .build_mainnet();
+
+    let mut cumulative_gas = 0u64;
+    let mut bloom = Bloom::ZERO;
+    let mut included = Vec::with_capacity(txs.len());
+    let mut receipts = Vec::with_capacity(txs.len());
+    let mut outcomes = Vec::with_capacity(txs.len());
+
+    for tx in txs {
+        let tx_gas_limit = tx.envelope.gas_limit();
+        if cumulative_gas.saturating_add(tx_gas_limit) > gas_limit {
+            outcomes.push(TxOutcome::Skipped(format!(
+                "gas limit reached: block has {} gas left, tx wants {tx_gas_limit}",
+                gas_limit - cumulative_gas
+            )));
+            continue;
+        }
+        let result = match evm.transact(tx_env(tx)) {
+            Ok(result) => result,
+            Err(EVMError::Database(e)) => return Err(e),
+            Err(e) => {
+                outcomes.push(TxOutcome::Skipped(e.to_string()));
+                continue;
+            }
+        };
+        let gas_used = result.result.tx_gas_used();
+        let success = result.result.is_success();
+        let logs = result.result.into_logs();
+        let db = &mut evm.ctx.journaled_state.database;
+        db.commit(result.state);
+        // revm burns the base fee; on bevm it goes to the fee pool (supply stays backed).
+        db.credit(FEE_POOL_ADDRESS, U256::from(input.base_fee) * U256::from(gas_used))?;
+
+        cumulative_gas += gas_used;
+        let receipt = Receipt { status: Eip658Value::Eip658(success), cumulative_gas_used: cumulative_gas, logs };
+        let with_bloom = receipt.with_bloom();
+        bloom.accrue_bloom(&with_bloom.logs_bloom);
+        receipts.push(ReceiptEnvelope::from_typed(tx.envelope.tx_type(), with_bloom));
+        included.push(tx);
+        outcomes.push(TxOutcome::Included { gas_used, success });
+    }
+
+    let header = Header {
+        parent_hash: input.parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: FEE_POOL_ADDRESS,
+        state_root: B256::ZERO,
+        transactions_root: calculate_transaction_root(
+            &included.iter().map(|t| t.envelope.clone()).collect::<Vec<TxEnvelope>>(),
+        ),
+        receipts_root: calculate_receipt_root(&receipts),
+        logs_bloom: bloom,
+        difficulty: U256::ZERO,
+        number: input.number,
+        gas_limit,
+        gas_used: cumulative_gas,
+        timestamp: input.timestamp,
+        extra_data: Bytes::new(),
+        mix_hash: input.prevrandao,
+        nonce: B64::ZERO,
+        base_fee_per_gas: Some(input.base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        ..Header::default()
+    };
+    Ok(ExecutedBlock {
+        header,
+        txs: included.iter().map(|t| t.raw.clone()).collect(),
+        senders: included.iter().map(|t| t.sender).collect(),
+        receipts,
+        outcomes,
+    })
+}
+
+/// The genesis block's header: number 0, no transactions, the genesis state root.
+pub fn genesis_header(spec: &ChainSpec, timestamp: u64, state_root: B256) -> Header {
+    Header {
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: FEE_POOL_ADDRESS,
+        state_root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        gas_limit: spec.params.block_gas_limit,
+        timestamp,
+        base_fee_per_gas: Some(spec.params.initial_base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        ..Header::default()
+    }
+}
+
+/// Helper for tests and benches: the EIP-2718 bytes of a signed envelope.
+pub fn encode_envelope(envelope: &TxEnvelope) -> Bytes {
+    envelope.encoded_2718().into()
+}
