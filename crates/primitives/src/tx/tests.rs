@@ -1,4 +1,4 @@
-use alloy_consensus::{TxEip1559, TxEip4844, TxLegacy};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Signature, TxKind, U256};
 use proptest::prelude::*;
