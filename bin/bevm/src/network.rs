@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use bevm_config::{generate_network, write_private, NetworkSpec, Ports};
 use bevm_primitives::{
     genesis::{Genesis, GenesisAccount, Network},
-    keys::AccountKey,
+    keys::{devnet_keys, AccountKey},
     units::btc_to_wei,
 };
 use clap::Args;
@@ -71,12 +71,6 @@ fn ports_from(base: u16, i: u16) -> anyhow::Result<Ports> {
     Ok(Ports { p2p: first, rpc: first + 1, abci: first + 2, eth_rpc: first + 3 })
 }
 
-/// The development keys of a devnet: derived from fixed seeds, so every devnet has the same
-/// ones. Public knowledge: never fund them anywhere real.
-pub fn dev_keys(n: u32) -> Vec<AccountKey> {
-    (0..n).map(|i| AccountKey::from_seed(format!("bevm devnet account {i}").as_bytes())).collect()
-}
-
 fn genesis(args: &ChainArgs) -> anyhow::Result<(Genesis, Vec<AccountKey>)> {
     let mut genesis = Genesis::devnet(args.evm_chain_id);
     genesis.network = match args.network.as_str() {
@@ -84,7 +78,7 @@ fn genesis(args: &ChainArgs) -> anyhow::Result<(Genesis, Vec<AccountKey>)> {
         "mainnet" => Network::Mainnet,
         _ => Network::Devnet,
     };
-    let keys = if genesis.network == Network::Devnet { dev_keys(args.dev_accounts) } else { Vec::new() };
+    let keys = if genesis.network == Network::Devnet { devnet_keys(args.dev_accounts) } else { Vec::new() };
     let balance: U256 = btc_to_wei(args.dev_balance_btc);
     for key in &keys {
         genesis.devnet_alloc.insert(key.address(), GenesisAccount { balance, ..Default::default() });

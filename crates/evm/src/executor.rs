@@ -94,7 +94,7 @@ pub fn execute_block(
             Ok(result) => result,
             Err(EVMError::Database(e)) => return Err(e),
             Err(e) => {
-                outcomes.push(TxOutcome::Skipped(e.to_string()));
+                outcomes.push(TxOutcome::Skipped(crate::errors::geth_message(&e)));
                 continue;
             }
         };

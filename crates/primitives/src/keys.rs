@@ -96,3 +96,9 @@ impl AccountKey {
         tx.into_signed(sig).into()
     }
 }
+
+/// The development accounts of a devnet genesis: derived from fixed public seeds, so every
+/// devnet has the same ones and tools can print them. Never fund them anywhere real.
+pub fn devnet_keys(n: u32) -> Vec<AccountKey> {
+    (0..n).map(|i| AccountKey::from_seed(format!("bevm devnet account {i}").as_bytes())).collect()
+}

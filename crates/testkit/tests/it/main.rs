@@ -1,0 +1,5 @@
+//! In-process tests of the application: blocks driven without CometBFT.
+
+mod execution;
+mod mempool;
+mod properties;
