@@ -93,7 +93,7 @@ fn write_dev_keys(dir: &Path, keys: &[AccountKey]) -> anyhow::Result<()> {
     }
     let list: Vec<_> = keys
         .iter()
-        .map(|k| serde_json::json!({ "address": k.address(), "private_key": format!("0x{}", k.to_secret_hex()) }))
+        .map(|k| serde_json::json!({ "address": k.address(), "private_key": k.to_secret_hex() }))
         .collect();
     let path = dir.join("dev-keys.json");
     write_private(&path, serde_json::to_string_pretty(&list)?.as_bytes())?;

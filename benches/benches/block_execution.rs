@@ -1,0 +1,66 @@
+//! Block execution through FinalizeBlock + Commit against RocksDB, and where the time goes:
+//! signature recovery, EVM execution, Merkle commitment, the disk write.
+//!
+//! `make bench` (or `cargo bench -p bevm-benches --bench block_execution`).
+
+use std::time::{Duration, Instant};
+
+use bevm_benches::Erc20Fixture;
+use bevm_evm::{execute_block, BlockInput, BlockState, ChainSpec, StateReader};
+use bevm_primitives::tx::decode_eth_tx;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const TXS: usize = 2000;
+const SENDERS: usize = 2000;
+
+fn bench(c: &mut Criterion) {
+    let mut fx = Erc20Fixture::new(SENDERS);
+    let spec: ChainSpec = fx.node.app.spec().expect("initialized").clone();
+    let mut group = c.benchmark_group("evm");
+    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(TXS as u64));
+
+    let sample = fx.next_block(TXS, u64::MAX);
+    group.bench_function(format!("recover_senders/txs={TXS}"), |b| {
+        b.iter(|| sample.iter().map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid")).count())
+    });
+
+    let decoded: Vec<_> = sample.iter().map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid")).collect();
+    let head = bevm_evm::chain::block(fx.node.store(), fx.node.height()).expect("read").expect("head").header;
+    let input = BlockInput { number: head.number + 1, timestamp: head.timestamp + 1, parent_hash: head.hash_slow(), prevrandao: Default::default(), base_fee: spec.next_base_fee(&head) };
+    group.bench_function(format!("execute_erc20_block/txs={TXS}"), |b| {
+        b.iter(|| {
+            let mut state = BlockState::new(StateReader::latest(fx.node.store().clone()));
+            let out = execute_block(&spec, &mut state, &input, &decoded).expect("executes");
+            assert!(out.outcomes.iter().all(|o| matches!(o, bevm_evm::TxOutcome::Included { success: true, .. })));
+            state
+        })
+    });
+
+    let mut state = BlockState::new(StateReader::latest(fx.node.store().clone()));
+    execute_block(&spec, &mut state, &input, &decoded).expect("executes");
+    let diff = state.into_diff();
+    let version = head.number + 1;
+    group.bench_function(format!("merkle_commitment/txs={TXS}"), |b| {
+        b.iter(|| fx.node.store().prepare_state(diff.changes.clone(), version).expect("prepares").root)
+    });
+
+    let mut salt = 0u64;
+    group.bench_function(format!("finalize_and_commit_erc20_block/txs={TXS}"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                salt += 1;
+                let block = fx.next_block(TXS, salt);
+                let start = Instant::now();
+                let (results, _) = fx.node.block(block);
+                total += start.elapsed();
+                assert!(results.iter().all(|r| r.code == 0), "{:?}", results.iter().find(|r| r.code != 0));
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
