@@ -38,7 +38,7 @@ pub fn start(home: &Path) -> anyhow::Result<()> {
         chain_id = spec.chain_id,
         "store opened"
     );
-    let check = app.check_state();
+    let mempool = app.mempool();
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let abci = AbciApp::new(Arc::new(Mutex::new(app)), events.clone());
 
@@ -48,7 +48,7 @@ pub fn start(home: &Path) -> anyhow::Result<()> {
             api: EthApi::new(
                 store,
                 spec,
-                check,
+                mempool,
                 Limits {
                     max_logs_block_range: config.max_logs_block_range,
                     max_logs: 10_000,

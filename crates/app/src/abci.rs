@@ -26,19 +26,21 @@ use tokio::sync::broadcast;
 use tower::Service;
 use tower_abci::BoxError;
 
-use crate::{App, AppError, BlockRequest, CommittedBlock};
+use crate::{mempool::Mempool, App, AppError, BlockRequest, CommittedBlock};
 
 /// The application as tower services. Cheap to clone: every clone shares the same app.
 #[derive(Clone)]
 pub struct AbciApp {
     app: Arc<Mutex<App>>,
+    mempool: Arc<Mempool>,
     committed: broadcast::Sender<CommittedBlock>,
 }
 
 impl AbciApp {
     /// Wraps `app`; each commit is announced on `committed` (RPC subscriptions, filters).
     pub fn new(app: Arc<Mutex<App>>, committed: broadcast::Sender<CommittedBlock>) -> Self {
-        Self { app, committed }
+        let mempool = app.lock().mempool();
+        Self { app, mempool, committed }
     }
 
     /// Serves ABCI on `addr` (e.g. `127.0.0.1:26658`) until the process ends.
@@ -173,7 +175,8 @@ impl Service<MempoolRequest> for AbciApp {
 
     fn call(&mut self, req: MempoolRequest) -> Self::Future {
         let MempoolRequest::CheckTx(check) = req;
-        let response = match self.app.lock().check_tx(&check.tx) {
+        // Not under the app lock: CheckTx reads committed state and never waits for a block.
+        let response = match self.mempool.check_tx(&check.tx) {
             Ok(gas_wanted) => res::CheckTx {
                 gas_wanted: i64::try_from(gas_wanted).unwrap_or(i64::MAX),
                 ..res::CheckTx::default()

@@ -9,13 +9,12 @@ use bevm_evm::{
     chain::{self, StoredBlock},
     execute_block, BlockInput, BlockState, ChainSpec, StateReader, TxOutcome,
 };
-use bevm_primitives::{genesis::Genesis, tx::decode_eth_tx};
+use bevm_primitives::genesis::Genesis;
 use bevm_store::{Batch, Column, Committed, Store};
-use parking_lot::Mutex;
 
 use crate::{
     genesis::build_genesis_state,
-    mempool::{code, CheckError, CheckState},
+    mempool::{code, CheckError, Mempool},
     AppError,
 };
 
@@ -61,7 +60,7 @@ pub struct CommittedBlock {
 pub struct App {
     store: Store,
     spec: Option<ChainSpec>,
-    check: Arc<Mutex<CheckState>>,
+    mempool: Arc<Mempool>,
     pending: Option<Pending>,
 }
 
@@ -81,7 +80,13 @@ impl App {
             Some(bytes) => Some(ChainSpec::from_genesis(&Genesis::from_json(&bytes)?)),
             None => None,
         };
-        Ok(Self { store, spec, check: Arc::default(), pending: None })
+        let mempool = Arc::new(Mempool::new(store.clone()));
+        let app = Self { store, spec, mempool, pending: None };
+        if let Some(spec) = &app.spec {
+            app.mempool.set_spec(spec.clone());
+            app.mempool.after_commit(app.next_base_fee()?);
+        }
+        Ok(app)
     }
 
     pub fn store(&self) -> &Store {
@@ -93,9 +98,9 @@ impl App {
         self.spec.as_ref()
     }
 
-    /// The mempool's per-sender view, shared with the RPC (pending nonces).
-    pub fn check_state(&self) -> Arc<Mutex<CheckState>> {
-        self.check.clone()
+    /// The mempool side (CheckTx, pending nonces), usable without locking the app.
+    pub fn mempool(&self) -> Arc<Mempool> {
+        self.mempool.clone()
     }
 
     /// Last committed height and app hash (Info). A fresh store reports height 0.
@@ -136,7 +141,9 @@ impl App {
         batch.put(Column::Meta, META_GENESIS, app_state);
         self.store.write(batch, Committed { height: 0, app_hash: root })?;
         tracing::info!(target: "bevm::app", chain_id = spec.chain_id, app_hash = %root, "genesis committed");
+        self.mempool.set_spec(spec.clone());
         self.spec = Some(spec);
+        self.mempool.after_commit(self.next_base_fee()?);
         Ok(root)
     }
 
@@ -158,17 +165,12 @@ impl App {
         Ok(self.spec_or_err()?.next_base_fee(&self.head()?))
     }
 
-    /// CheckTx (new or re-check).
+    /// CheckTx (new or re-check); see [`Mempool::check_tx`].
     ///
     /// # Errors
     /// The reason the transaction is refused.
     pub fn check_tx(&self, raw: &[u8]) -> Result<u64, CheckError> {
-        let internal = |e: AppError| CheckError { code: code::INTERNAL, message: e.to_string() };
-        let spec = self.spec_or_err().map_err(internal)?;
-        let base_fee = self.next_base_fee().map_err(internal)?;
-        let reader = StateReader::latest(self.store.clone());
-        let tx = self.check.lock().check(spec, &reader, base_fee, raw)?;
-        Ok(tx.envelope.gas_limit())
+        self.mempool.check_tx(raw)
     }
 
     /// PrepareProposal: keeps the mempool's order (per-sender nonce order is preserved, since
@@ -181,7 +183,7 @@ impl App {
         for raw in txs {
             // Decoding recovers the signature; cheap enough next to execution, and it keeps
             // transactions that went bad in the mempool out of the proposal.
-            let Ok(tx) = decode_eth_tx(&raw, spec.chain_id, max_tx) else { continue };
+            let Ok(tx) = self.mempool.senders.decode(&raw, spec.chain_id, max_tx) else { continue };
             let tx_gas = tx.envelope.gas_limit();
             if gas + tx_gas > spec.params.block_gas_limit {
                 continue;
@@ -202,8 +204,8 @@ impl App {
         let Some(spec) = self.spec.as_ref() else { return false };
         let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
         let mut gas = 0u64;
-        for raw in txs {
-            match decode_eth_tx(raw, spec.chain_id, max_tx) {
+        for tx in self.mempool.senders.decode_all(txs, spec.chain_id, max_tx) {
+            match tx {
                 Ok(tx) => gas = gas.saturating_add(tx.envelope.gas_limit()),
                 Err(_) => return false,
             }
@@ -223,8 +225,7 @@ impl App {
             return Err(AppError::HeightMismatch { got: req.height, committed: parent.number });
         }
         let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let decoded: Vec<_> =
-            req.txs.iter().map(|raw| decode_eth_tx(raw, spec.chain_id, max_tx)).collect();
+        let decoded = self.mempool.senders.decode_all(&req.txs, spec.chain_id, max_tx);
         let valid: Vec<_> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
         let input = BlockInput {
             number: req.height,
@@ -284,7 +285,8 @@ impl App {
     pub fn commit(&mut self) -> Result<CommittedBlock, AppError> {
         let pending = self.pending.take().ok_or(AppError::NothingToCommit)?;
         self.store.write(pending.batch, pending.committed)?;
-        self.check.lock().reset();
+        let spec = self.spec_or_err()?;
+        self.mempool.after_commit(spec.next_base_fee(&pending.block.header));
         tracing::debug!(
             target: "bevm::app",
             height = pending.committed.height,

@@ -14,6 +14,7 @@ mod app;
 mod error;
 mod genesis;
 pub mod mempool;
+mod senders;
 
 pub use app::{App, BlockRequest, CommittedBlock, TxResult};
 pub use error::AppError;

@@ -4,12 +4,76 @@
 //! transactions waiting in the mempool, so one sender can have many transactions in flight.
 //! It is reset at each Commit; CometBFT's re-check of the remaining mempool rebuilds it.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        OnceLock,
+    },
+};
 
 use alloy_consensus::Transaction;
 use alloy_primitives::{Address, U256};
 use bevm_evm::{state_key::AccountRecord, ChainSpec, EvmError, StateReader};
-use bevm_primitives::tx::{decode_eth_tx, EthTx};
+use bevm_primitives::tx::EthTx;
+use bevm_store::Store;
+use parking_lot::Mutex;
+
+use crate::senders::SenderCache;
+
+/// The mempool side of the app, usable without the consensus lock: CheckTx reads committed
+/// state only, so it never waits for a block being finalized.
+#[derive(Debug)]
+pub struct Mempool {
+    store: Store,
+    spec: OnceLock<ChainSpec>,
+    next_base_fee: AtomicU64,
+    check: Mutex<CheckState>,
+    pub(crate) senders: SenderCache,
+}
+
+impl Mempool {
+    pub(crate) fn new(store: Store) -> Self {
+        Self {
+            store,
+            spec: OnceLock::new(),
+            next_base_fee: AtomicU64::new(0),
+            check: Mutex::default(),
+            senders: SenderCache::default(),
+        }
+    }
+
+    pub(crate) fn set_spec(&self, spec: ChainSpec) {
+        let _ = self.spec.set(spec);
+    }
+
+    /// After each commit: the next block's base fee, and a fresh per-sender view that
+    /// CometBFT's re-check rebuilds.
+    pub(crate) fn after_commit(&self, next_base_fee: u64) {
+        self.next_base_fee.store(next_base_fee, Ordering::SeqCst);
+        self.check.lock().reset();
+    }
+
+    /// The next nonce of `sender` counting its transactions in the mempool, if it has any.
+    pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        self.check.lock().pending_nonce(sender)
+    }
+
+    /// CheckTx (new or re-check): the gas the transaction wants, or why it is refused.
+    ///
+    /// # Errors
+    /// See [`CheckState::check`]; also refuses everything before InitChain.
+    pub fn check_tx(&self, raw: &[u8]) -> Result<u64, CheckError> {
+        let spec = self.spec.get().ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
+        let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
+        let tx = self.senders.decode(raw, spec.chain_id, max_bytes).map_err(|e| refuse(code::DECODE, e.to_string()))?;
+        let reader = StateReader::latest(self.store.clone());
+        let base_fee = self.next_base_fee.load(Ordering::SeqCst);
+        let gas = tx.envelope.gas_limit();
+        self.check.lock().check(spec, &reader, base_fee, &tx)?;
+        Ok(gas)
+    }
+}
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
 
 /// A transaction refused by CheckTx: an ABCI code and a geth-style message.
@@ -59,22 +123,20 @@ impl CheckState {
         self.pending.get(sender).map(|p| p.next_nonce)
     }
 
-    /// Checks `raw` against committed state plus the mempool and, if it passes, records it.
+    /// Checks a decoded transaction against committed state plus the mempool and, if it
+    /// passes, records it.
     ///
     /// # Errors
-    /// [`CheckError`] with geth's message for each rule: decoding, chain id and signature
-    /// (see [`decode_eth_tx`]), block gas limit, intrinsic gas, fee cap below the base fee,
-    /// nonce too low or too high (no gaps: CometBFT's mempool has no queue), insufficient funds.
+    /// [`CheckError`] with geth's message for each rule: block gas limit, intrinsic gas, fee
+    /// cap below the base fee, nonce too low or too high (no gaps: CometBFT's mempool has no
+    /// queue), insufficient funds. Decoding, chain id and signature are checked before.
     pub fn check(
         &mut self,
         spec: &ChainSpec,
         reader: &StateReader,
         base_fee: u64,
-        raw: &[u8],
-    ) -> Result<EthTx, CheckError> {
-        let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let tx = decode_eth_tx(raw, spec.chain_id, max_bytes)
-            .map_err(|e| refuse(code::DECODE, e.to_string()))?;
+        tx: &EthTx,
+    ) -> Result<(), CheckError> {
         let env = &tx.envelope;
         if env.gas_limit() > spec.params.block_gas_limit {
             return Err(refuse(code::GAS, "exceeds block gas limit"));
@@ -106,7 +168,7 @@ impl CheckState {
             .get(&tx.sender)
             .copied()
             .unwrap_or(Pending { next_nonce: account.nonce, committed_to: U256::ZERO });
-        check_nonce(&tx, &account, pending.next_nonce)?;
+        check_nonce(tx, &account, pending.next_nonce)?;
         let cost = U256::from(env.gas_limit()) * U256::from(env.max_fee_per_gas()) + env.value();
         let available = account.balance.saturating_sub(pending.committed_to);
         if cost > available {
@@ -122,7 +184,7 @@ impl CheckState {
             tx.sender,
             Pending { next_nonce: pending.next_nonce + 1, committed_to: pending.committed_to + cost },
         );
-        Ok(tx)
+        Ok(())
     }
 }
 

@@ -75,7 +75,8 @@ fn run(
     gas: u64,
 ) -> Result<CallOutcome, CallError> {
     let mut cfg = spec.cfg_env();
-    cfg.disable_nonce_check = input.nonce.is_none();
+    // As in geth: simulations never check the nonce (clients send the pending nonce).
+    cfg.disable_nonce_check = true;
     // As in geth: a call without a gas price pays nothing and is not held to the base fee.
     let free = input.gas_price.unwrap_or(0) == 0;
     cfg.disable_base_fee = free;

@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256};
-use bevm_app::mempool::CheckState;
+use bevm_app::mempool::Mempool;
 use bevm_evm::{chain, ChainSpec, StateReader};
 use bevm_store::Store;
-use parking_lot::Mutex;
 
 use crate::RpcError;
 
@@ -27,13 +26,13 @@ pub struct Limits {
 pub struct EthApi {
     pub(crate) store: Store,
     pub(crate) spec: ChainSpec,
-    pub(crate) check: Arc<Mutex<CheckState>>,
+    pub(crate) mempool: Arc<Mempool>,
     pub(crate) limits: Limits,
 }
 
 impl EthApi {
-    pub fn new(store: Store, spec: ChainSpec, check: Arc<Mutex<CheckState>>, limits: Limits) -> Self {
-        Self { store, spec, check, limits }
+    pub fn new(store: Store, spec: ChainSpec, mempool: Arc<Mempool>, limits: Limits) -> Self {
+        Self { store, spec, mempool, limits }
     }
 
     /// The latest committed block number.
@@ -83,7 +82,7 @@ impl EthApi {
     pub(crate) fn nonce(&self, address: Address, id: Option<BlockId>) -> Result<u64, RpcError> {
         let committed = self.reader(id)?.account(&address)?.map_or(0, |a| a.nonce);
         if id == Some(BlockId::Number(BlockNumberOrTag::Pending)) {
-            if let Some(pending) = self.check.lock().pending_nonce(&address) {
+            if let Some(pending) = self.mempool.pending_nonce(&address) {
                 return Ok(pending.max(committed));
             }
         }

@@ -46,6 +46,20 @@ pub enum TxError {
 /// and EIP-7702 set-code transactions), legacy transactions without EIP-155 replay protection,
 /// a chain id other than `chain_id`, and signatures that do not recover (including high-s).
 pub fn decode_eth_tx(raw: &[u8], chain_id: u64, max_bytes: usize) -> Result<EthTx, TxError> {
+    decode_eth_tx_with_sender(raw, chain_id, max_bytes, None)
+}
+
+/// [`decode_eth_tx`], with the sender already known from an earlier recovery of these exact
+/// bytes (keyed by their hash), which skips the signature recovery.
+///
+/// # Errors
+/// As [`decode_eth_tx`], except signature errors when `known_sender` is given.
+pub fn decode_eth_tx_with_sender(
+    raw: &[u8],
+    chain_id: u64,
+    max_bytes: usize,
+    known_sender: Option<Address>,
+) -> Result<EthTx, TxError> {
     if raw.is_empty() {
         return Err(TxError::Empty);
     }
@@ -70,7 +84,10 @@ pub fn decode_eth_tx(raw: &[u8], chain_id: u64, max_bytes: usize) -> Result<EthT
         }
         Some(_) => {}
     }
-    let sender = envelope.recover_signer().map_err(|e| TxError::InvalidSignature(e.to_string()))?;
+    let sender = match known_sender {
+        Some(sender) => sender,
+        None => envelope.recover_signer().map_err(|e| TxError::InvalidSignature(e.to_string()))?,
+    };
     Ok(EthTx { envelope, sender, hash: keccak256(raw), raw: Bytes::copy_from_slice(raw) })
 }
 

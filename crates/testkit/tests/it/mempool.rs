@@ -21,7 +21,7 @@ fn nonces_in_flight_are_counted_and_gaps_refused() {
     let (c, m) = refusal(&node, &txs::transfer(&a, 1337, 1, b, U256::from(2u64)));
     assert_eq!(c, code::NONCE);
     assert!(m.contains("already pending"), "{m}");
-    assert_eq!(node.app.check_state().lock().pending_nonce(&a.address()), Some(3));
+    assert_eq!(node.app.mempool().pending_nonce(&a.address()), Some(3));
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn funds_fees_chain_id_and_malformed_input() {
     assert_eq!(c, code::DECODE);
     assert!(m.starts_with("oversized data"), "{m}");
     // Nothing was recorded for the refused sender.
-    assert_eq!(node.app.check_state().lock().pending_nonce(&node.keys[1].address()), None);
+    assert_eq!(node.app.mempool().pending_nonce(&node.keys[1].address()), None);
     let _ = Address::ZERO;
 }
 

@@ -1,0 +1,69 @@
+//! Sender recovery, once per transaction: CheckTx recovers the signer and remembers it by
+//! transaction hash, so proposals and FinalizeBlock only look it up. Misses (transactions
+//! first seen in a block) are recovered on all cores.
+
+use std::collections::HashMap;
+
+use alloy_primitives::{keccak256, Address, Bytes, B256};
+use bevm_primitives::tx::{decode_eth_tx_with_sender, EthTx, TxError};
+use parking_lot::Mutex;
+
+/// Entries kept before the cache is emptied (about 50 bytes each).
+const CAPACITY: usize = 500_000;
+
+/// Recovered senders by transaction hash. The value is a pure function of the key's
+/// preimage, so a hit is exactly what recovery would return.
+#[derive(Debug, Default)]
+pub struct SenderCache {
+    senders: Mutex<HashMap<B256, Address>>,
+}
+
+impl SenderCache {
+    pub fn remember(&self, hash: B256, sender: Address) {
+        let mut map = self.senders.lock();
+        if map.len() >= CAPACITY {
+            map.clear();
+        }
+        map.insert(hash, sender);
+    }
+
+    fn get(&self, hash: &B256) -> Option<Address> {
+        self.senders.lock().get(hash).copied()
+    }
+
+    /// Decodes every transaction of a block, in order.
+    pub fn decode_all(&self, txs: &[Bytes], chain_id: u64, max_bytes: usize) -> Vec<Result<EthTx, TxError>> {
+        let known: Vec<Option<Address>> = {
+            let map = self.senders.lock();
+            txs.iter().map(|raw| map.get(&keccak256(raw)).copied()).collect()
+        };
+        let decode = |(raw, known): (&Bytes, &Option<Address>)| {
+            decode_eth_tx_with_sender(raw, chain_id, max_bytes, *known)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let misses = known.iter().filter(|k| k.is_none()).count();
+        if threads < 2 || misses < 64 {
+            return txs.iter().zip(&known).map(decode).collect();
+        }
+        let chunk = txs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = txs
+                .chunks(chunk)
+                .zip(known.chunks(chunk))
+                .map(|(raws, known)| scope.spawn(move || raws.iter().zip(known).map(decode).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    }
+
+    /// Decodes one transaction, using and filling the cache.
+    pub fn decode(&self, raw: &[u8], chain_id: u64, max_bytes: usize) -> Result<EthTx, TxError> {
+        let hash = keccak256(raw);
+        let tx = decode_eth_tx_with_sender(raw, chain_id, max_bytes, self.get(&hash))?;
+        self.remember(hash, tx.sender);
+        Ok(tx)
+    }
+}
