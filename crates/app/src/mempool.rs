@@ -54,6 +54,17 @@ impl Mempool {
         self.check.lock().reset();
     }
 
+    /// Decodes a transaction and recovers its sender, remembering it so the CheckTx that
+    /// follows (through CometBFT) does not recover it again. Used by `eth_sendRawTransaction`.
+    ///
+    /// # Errors
+    /// See [`bevm_primitives::tx::decode_eth_tx`]; also refuses everything before InitChain.
+    pub fn decode(&self, raw: &[u8]) -> Result<EthTx, CheckError> {
+        let spec = self.spec.get().ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
+        let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
+        self.senders.decode(raw, spec.chain_id, max_bytes).map_err(|e| refuse(code::DECODE, e.to_string()))
+    }
+
     /// The next nonce of `sender` counting its transactions in the mempool, if it has any.
     pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
         self.check.lock().pending_nonce(sender)

@@ -162,10 +162,9 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
     })?;
     m.register_async_method("eth_sendRawTransaction", |p, c, _| async move {
         let raw: Bytes = arg(&p, 0)?;
-        // Decode here first: malformed input gets its error without a round trip.
-        let max = usize::try_from(c.api.spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let tx = bevm_primitives::tx::decode_eth_tx(&raw, c.api.spec.chain_id, max)
-            .map_err(|e| ErrorObjectOwned::from(RpcError::Rejected(e.to_string())))?;
+        // Decode here first: malformed input gets its error without a round trip, and the
+        // recovered sender is remembered for CheckTx.
+        let tx = c.api.mempool.decode(&raw).map_err(|e| ErrorObjectOwned::from(RpcError::Rejected(e.message)))?;
         ok(c.comet.broadcast(&raw).await)?;
         Ok::<_, ErrorObjectOwned>(tx.hash)
     })?;
