@@ -1,6 +1,7 @@
 // End-to-end throughput: pre-signed ERC-20 transfers sent with eth_sendRawTransaction batches,
 // timed from the first send to the receipt of the last transfer of every sender.
 // Usage: node load.mjs <http-url> <funder-private-key> <artifact> [transfers=10000] [senders=200]
+// LOAD_STREAMS (default 32) batches are in flight at once, each for its own senders.
 // Prints one JSON line: {"transfers": N, "seconds": s, "tps": x, "blocks": b}.
 import fs from "node:fs";
 import { ethers } from "ethers";
@@ -33,7 +34,7 @@ for (const s of senders) {
 await Promise.all(setup.map((t) => t.wait()));
 
 // Sign every transfer offline, into STREAMS streams of disjoint senders, each in nonce order.
-const STREAMS = 8;
+const STREAMS = Number(process.env.LOAD_STREAMS ?? 32);
 const fee = await provider.getFeeData();
 const iface = new ethers.Interface(artifact.abi);
 const streams = Array.from({ length: STREAMS }, () => []);

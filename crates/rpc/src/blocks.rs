@@ -81,18 +81,28 @@ impl EthApi {
 
     /// All receipts of a block.
     pub(crate) fn block_receipts(&self, number: u64) -> Result<Option<Vec<RpcReceipt>>, RpcError> {
+        self.receipts_of(number, None)
+    }
+
+    /// Receipts of block `number`: all of them, or only the one at `only` (the others are
+    /// not built, though their logs are counted for the log index).
+    fn receipts_of(&self, number: u64, only: Option<usize>) -> Result<Option<Vec<RpcReceipt>>, RpcError> {
         let Some((stored, hash)) = self.stored_block(number)? else { return Ok(None) };
         let receipts = chain::receipts(&self.store, number)?.unwrap_or_default();
-        let mut out = Vec::with_capacity(receipts.len());
+        let mut out = Vec::with_capacity(if only.is_some() { 1 } else { receipts.len() });
         let mut log_index = 0u64;
         let mut previous_gas = 0u64;
         for (i, receipt) in receipts.into_iter().enumerate() {
+            let gas_used = receipt.cumulative_gas_used() - previous_gas;
+            previous_gas = receipt.cumulative_gas_used();
+            if only.is_some_and(|o| o != i) {
+                log_index += receipt.logs().len() as u64;
+                continue;
+            }
             let raw = stored.txs.get(i).ok_or_else(|| RpcError::internal("receipt without tx"))?;
             let sender = *stored.senders.get(i).ok_or_else(|| RpcError::internal("tx without sender"))?;
             let envelope = decode_tx(raw)?;
             let tx_hash = alloy_primitives::keccak256(raw);
-            let gas_used = receipt.cumulative_gas_used() - previous_gas;
-            previous_gas = receipt.cumulative_gas_used();
             let inner = receipt.map_logs(|log| {
                 let rpc = Log {
                     inner: log,
@@ -127,7 +137,7 @@ impl EthApi {
 
     pub(crate) fn receipt(&self, tx_hash: &B256) -> Result<Option<RpcReceipt>, RpcError> {
         let Some(loc) = chain::tx_location(&self.store, tx_hash)? else { return Ok(None) };
-        let receipts = self.block_receipts(loc.block)?.unwrap_or_default();
-        Ok(receipts.into_iter().nth(loc.index as usize))
+        let receipts = self.receipts_of(loc.block, Some(loc.index as usize))?.unwrap_or_default();
+        Ok(receipts.into_iter().next())
     }
 }

@@ -39,12 +39,21 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CometBFT's timeout_commit for the run (`BEVM_LOAD_BLOCK_MS`, default 1000 like `make run`).
+fn block_ms() -> u64 {
+    std::env::var("BEVM_LOAD_BLOCK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+}
+
 fn bevm(validators: usize) {
-    let net = Devnet::start(validators, 1000).expect("devnet");
+    let net = Devnet::start(validators, block_ms()).expect("devnet");
     let key = net.keys[0].to_secret_hex();
     let result = run_load(&net.rpc(0).url(), &key);
     let pid = net.validators[0].node.as_ref().and_then(|n| n.pid()).expect("node pid");
-    println!("bevm validators={validators}: {result} peak_rss_mib={}", peak_rss_kib(pid).unwrap_or(0) / 1024);
+    println!(
+        "bevm validators={validators} timeout_commit_ms={}: {result} peak_rss_mib={}",
+        block_ms(),
+        peak_rss_kib(pid).unwrap_or(0) / 1024
+    );
 }
 
 #[test]
