@@ -19,16 +19,32 @@ pub struct Erc20Fixture {
 
 impl Erc20Fixture {
     pub fn new(senders: usize) -> Self {
-        let keys: Vec<AccountKey> =
-            (0..=senders).map(|i| AccountKey::from_seed(format!("bench {i}").as_bytes())).collect();
+        let keys: Vec<AccountKey> = (0..=senders)
+            .map(|i| AccountKey::from_seed(format!("bench {i}").as_bytes()))
+            .collect();
         let mut genesis = Genesis::devnet(1337);
         for k in &keys {
-            genesis.devnet_alloc.insert(k.address(), GenesisAccount { balance: btc_to_wei(100), ..Default::default() });
+            genesis.devnet_alloc.insert(
+                k.address(),
+                GenesisAccount {
+                    balance: btc_to_wei(100),
+                    ..Default::default()
+                },
+            );
         }
         let mut node = TestNode::with_genesis(genesis, keys.clone());
         let owner = &keys[0];
         let supply = U256::from(10u64).pow(U256::from(30u64));
-        let deploy = txs::eip1559(owner, 1337, 0, TxKind::Create, U256::ZERO, txs::token_deploy_code(supply), 2_000_000, Default::default());
+        let deploy = txs::eip1559(
+            owner,
+            1337,
+            0,
+            TxKind::Create,
+            U256::ZERO,
+            txs::token_deploy_code(supply),
+            2_000_000,
+            Default::default(),
+        );
         node.block(vec![deploy]);
         let token = owner.address().create(0);
         let mut nonce = 1;
@@ -36,7 +52,16 @@ impl Erc20Fixture {
             let funding: Vec<Bytes> = chunk
                 .iter()
                 .map(|k| {
-                    let raw = txs::eip1559(owner, 1337, nonce, TxKind::Call(token), U256::ZERO, txs::transfer_call(k.address(), U256::from(10u64).pow(U256::from(24u64))), 100_000, Default::default());
+                    let raw = txs::eip1559(
+                        owner,
+                        1337,
+                        nonce,
+                        TxKind::Call(token),
+                        U256::ZERO,
+                        txs::transfer_call(k.address(), U256::from(10u64).pow(U256::from(24u64))),
+                        100_000,
+                        Default::default(),
+                    );
                     nonce += 1;
                     raw
                 })
@@ -45,7 +70,12 @@ impl Erc20Fixture {
         }
         let senders = keys[1..].to_vec();
         let nonces = vec![0; senders.len()];
-        Self { node, token, senders, nonces }
+        Self {
+            node,
+            token,
+            senders,
+            nonces,
+        }
     }
 
     /// One block of ERC-20 transfers, each sender sending one to a fresh recipient.
@@ -56,7 +86,16 @@ impl Erc20Fixture {
                 let mut to = [0u8; 20];
                 to[..8].copy_from_slice(&salt.to_be_bytes());
                 to[8..16].copy_from_slice(&(i as u64).to_be_bytes());
-                let raw = txs::eip1559(&self.senders[s], 1337, self.nonces[s], TxKind::Call(self.token), U256::ZERO, txs::transfer_call(Address::from(to), U256::from(1u64)), 60_000, Default::default());
+                let raw = txs::eip1559(
+                    &self.senders[s],
+                    1337,
+                    self.nonces[s],
+                    TxKind::Call(self.token),
+                    U256::ZERO,
+                    txs::transfer_call(Address::from(to), U256::from(1u64)),
+                    60_000,
+                    Default::default(),
+                );
                 self.nonces[s] += 1;
                 raw
             })

@@ -17,23 +17,46 @@ fn bench(c: &mut Criterion) {
     let mut fx = Erc20Fixture::new(SENDERS);
     let spec: ChainSpec = fx.node.app.spec().expect("initialized").clone();
     let mut group = c.benchmark_group("evm");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(TXS as u64));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(TXS as u64));
 
     let sample = fx.next_block(TXS, u64::MAX);
     // The sample is only ever executed uncommitted: the committed blocks start at nonce 0 again.
     fx.nonces.fill(0);
     group.bench_function(format!("recover_senders/txs={TXS}"), |b| {
-        b.iter(|| sample.iter().map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid")).count())
+        b.iter(|| {
+            sample
+                .iter()
+                .map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid"))
+                .collect::<Vec<_>>()
+        })
     });
 
-    let decoded: Vec<_> = sample.iter().map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid")).collect();
-    let head = bevm_evm::chain::block(fx.node.store(), fx.node.height()).expect("read").expect("head").header;
-    let input = BlockInput { number: head.number + 1, timestamp: head.timestamp + 1, parent_hash: head.hash_slow(), prevrandao: Default::default(), base_fee: spec.next_base_fee(&head) };
+    let decoded: Vec<_> = sample
+        .iter()
+        .map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid"))
+        .collect();
+    let head = bevm_evm::chain::block(fx.node.store(), fx.node.height())
+        .expect("read")
+        .expect("head")
+        .header;
+    let input = BlockInput {
+        number: head.number + 1,
+        timestamp: head.timestamp + 1,
+        parent_hash: head.hash_slow(),
+        prevrandao: Default::default(),
+        base_fee: spec.next_base_fee(&head),
+    };
     group.bench_function(format!("execute_erc20_block/txs={TXS}"), |b| {
         b.iter(|| {
             let mut state = BlockState::new(StateReader::latest(fx.node.store().clone()));
             let out = execute_block(&spec, &mut state, &input, &decoded).expect("executes");
-            assert!(out.outcomes.iter().all(|o| matches!(o, bevm_evm::TxOutcome::Included { success: true, .. })));
+            assert!(out
+                .outcomes
+                .iter()
+                .all(|o| matches!(o, bevm_evm::TxOutcome::Included { success: true, .. })));
             state
         })
     });
@@ -43,7 +66,13 @@ fn bench(c: &mut Criterion) {
     let diff = state.into_diff();
     let version = head.number + 1;
     group.bench_function(format!("merkle_commitment/txs={TXS}"), |b| {
-        b.iter(|| fx.node.store().prepare_state(diff.changes.clone(), version).expect("prepares").root)
+        b.iter(|| {
+            fx.node
+                .store()
+                .prepare_state(diff.changes.clone(), version)
+                .expect("prepares")
+                .root
+        })
     });
 
     let mut salt = 0u64;
@@ -56,7 +85,11 @@ fn bench(c: &mut Criterion) {
                 let start = Instant::now();
                 let (results, _) = fx.node.block(block);
                 total += start.elapsed();
-                assert!(results.iter().all(|r| r.code == 0), "{:?}", results.iter().find(|r| r.code != 0));
+                assert!(
+                    results.iter().all(|r| r.code == 0),
+                    "{:?}",
+                    results.iter().find(|r| r.code != 0)
+                );
             }
             total
         })

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bevm-node", version, about = "bevm validator node: ABCI application for CometBFT plus Ethereum JSON-RPC")]
+#[command(
+    name = "bevm-node",
+    version,
+    about = "bevm validator node: ABCI application for CometBFT plus Ethereum JSON-RPC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

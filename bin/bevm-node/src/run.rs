@@ -42,7 +42,9 @@ pub fn start(home: &Path) -> anyhow::Result<()> {
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let abci = AbciApp::new(Arc::new(Mutex::new(app)), events.clone());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let ctx = RpcContext {
             api: EthApi::new(
@@ -82,7 +84,9 @@ pub fn start(home: &Path) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -34,11 +34,18 @@ pub enum KeysCommand {
 }
 
 fn default_dir() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".bevm/keys")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".bevm/keys")
 }
 
 fn key_path(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         bail!("key names use letters, digits, '-' and '_' only");
     }
     Ok(dir.join(format!("{name}.key")))
@@ -81,7 +88,12 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             };
             let mut names: Vec<_> = entries
                 .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".key").map(str::to_owned))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".key")
+                        .map(str::to_owned)
+                })
                 .collect();
             names.sort();
             for name in names {

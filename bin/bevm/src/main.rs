@@ -7,7 +7,11 @@ mod query;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bevm", version, about = "bevm command line: genesis and configs, keys, queries")]
+#[command(
+    name = "bevm",
+    version,
+    about = "bevm command line: genesis and configs, keys, queries"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

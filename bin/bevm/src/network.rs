@@ -67,8 +67,16 @@ pub struct TestnetArgs {
 }
 
 fn ports_from(base: u16, i: u16) -> anyhow::Result<Ports> {
-    let first = base.checked_add(4 * i).filter(|p| p.checked_add(3).is_some()).context("ports above 65535")?;
-    Ok(Ports { p2p: first, rpc: first + 1, abci: first + 2, eth_rpc: first + 3 })
+    let first = base
+        .checked_add(4 * i)
+        .filter(|p| p.checked_add(3).is_some())
+        .context("ports above 65535")?;
+    Ok(Ports {
+        p2p: first,
+        rpc: first + 1,
+        abci: first + 2,
+        eth_rpc: first + 3,
+    })
 }
 
 fn genesis(args: &ChainArgs) -> anyhow::Result<(Genesis, Vec<AccountKey>)> {
@@ -78,10 +86,20 @@ fn genesis(args: &ChainArgs) -> anyhow::Result<(Genesis, Vec<AccountKey>)> {
         "mainnet" => Network::Mainnet,
         _ => Network::Devnet,
     };
-    let keys = if genesis.network == Network::Devnet { devnet_keys(args.dev_accounts) } else { Vec::new() };
+    let keys = if genesis.network == Network::Devnet {
+        devnet_keys(args.dev_accounts)
+    } else {
+        Vec::new()
+    };
     let balance: U256 = btc_to_wei(args.dev_balance_btc);
     for key in &keys {
-        genesis.devnet_alloc.insert(key.address(), GenesisAccount { balance, ..Default::default() });
+        genesis.devnet_alloc.insert(
+            key.address(),
+            GenesisAccount {
+                balance,
+                ..Default::default()
+            },
+        );
     }
     genesis.validate()?;
     Ok((genesis, keys))
@@ -97,7 +115,11 @@ fn write_dev_keys(dir: &Path, keys: &[AccountKey]) -> anyhow::Result<()> {
         .collect();
     let path = dir.join("dev-keys.json");
     write_private(&path, serde_json::to_string_pretty(&list)?.as_bytes())?;
-    println!("devnet accounts: {} funded, keys in {} (DEVNET ONLY)", keys.len(), path.display());
+    println!(
+        "devnet accounts: {} funded, keys in {} (DEVNET ONLY)",
+        keys.len(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -118,7 +140,11 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     };
     let homes = generate_network(&spec)?;
     for h in &homes {
-        println!("validator home {} (JSON-RPC http://127.0.0.1:{})", h.home.display(), h.ports.eth_rpc);
+        println!(
+            "validator home {} (JSON-RPC http://127.0.0.1:{})",
+            h.home.display(),
+            h.ports.eth_rpc
+        );
     }
     write_dev_keys(&args.home, &keys)
 }

@@ -36,37 +36,56 @@ pub enum QueryCommand {
 fn tag(number: &str) -> anyhow::Result<String> {
     Ok(match number {
         "latest" | "earliest" | "pending" | "safe" | "finalized" => number.into(),
-        n => format!("0x{:x}", n.parse::<u64>().context("block is a number or a tag")?),
+        n => format!(
+            "0x{:x}",
+            n.parse::<u64>().context("block is a number or a tag")?
+        ),
     })
 }
 
 pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let url = match &cmd {
             QueryCommand::Height { rpc } | QueryCommand::Balance { rpc, .. } => rpc,
             QueryCommand::Nonce { rpc, .. } | QueryCommand::Block { rpc, .. } => rpc,
         };
-        let client = HttpClientBuilder::default().build(url).with_context(|| format!("rpc url {url}"))?;
+        let client = HttpClientBuilder::default()
+            .build(url)
+            .with_context(|| format!("rpc url {url}"))?;
         let unreachable = || format!("no answer from {url}; is bevm-node running?");
         match &cmd {
             QueryCommand::Height { .. } => {
-                let n: U256 = client.request("eth_blockNumber", rpc_params![]).await.with_context(unreachable)?;
+                let n: U256 = client
+                    .request("eth_blockNumber", rpc_params![])
+                    .await
+                    .with_context(unreachable)?;
                 println!("{n}");
             }
             QueryCommand::Balance { address, .. } => {
-                let wei: U256 = client.request("eth_getBalance", rpc_params![address, "latest"]).await.with_context(unreachable)?;
+                let wei: U256 = client
+                    .request("eth_getBalance", rpc_params![address, "latest"])
+                    .await
+                    .with_context(unreachable)?;
                 match bevm_primitives::units::wei_to_sat(wei) {
                     Some((sat, _)) => println!("{} BTC ({wei} wei)", format_btc(sat)),
                     None => println!("{wei} wei"),
                 }
             }
             QueryCommand::Nonce { address, .. } => {
-                let n: U256 = client.request("eth_getTransactionCount", rpc_params![address, "pending"]).await.with_context(unreachable)?;
+                let n: U256 = client
+                    .request("eth_getTransactionCount", rpc_params![address, "pending"])
+                    .await
+                    .with_context(unreachable)?;
                 println!("{n}");
             }
             QueryCommand::Block { number, .. } => {
-                let block: serde_json::Value = client.request("eth_getBlockByNumber", rpc_params![tag(number)?, false]).await.with_context(unreachable)?;
+                let block: serde_json::Value = client
+                    .request("eth_getBlockByNumber", rpc_params![tag(number)?, false])
+                    .await
+                    .with_context(unreachable)?;
                 println!("{}", serde_json::to_string_pretty(&block)?);
             }
         }

@@ -40,7 +40,11 @@ impl AbciApp {
     /// Wraps `app`; each commit is announced on `committed` (RPC subscriptions, filters).
     pub fn new(app: Arc<Mutex<App>>, committed: broadcast::Sender<CommittedBlock>) -> Self {
         let mempool = app.lock().mempool();
-        Self { app, mempool, committed }
+        Self {
+            app,
+            mempool,
+            committed,
+        }
     }
 
     /// Serves ABCI on `addr` (e.g. `127.0.0.1:26658`) until the process ends.
@@ -73,7 +77,10 @@ impl AbciApp {
             ConsensusRequest::PrepareProposal(p) => {
                 let max = u64::try_from(p.max_tx_bytes).unwrap_or(0);
                 let txs = p.txs.into_iter().map(|t| t.to_vec().into()).collect();
-                let txs = app.prepare_proposal(txs, max).into_iter().map(|t| Bytes::from(t.to_vec()));
+                let txs = app
+                    .prepare_proposal(txs, max)
+                    .into_iter()
+                    .map(|t| Bytes::from(t.to_vec()));
                 ConsensusResponse::PrepareProposal(res::PrepareProposal { txs: txs.collect() })
             }
             ConsensusRequest::ProcessProposal(p) => {
@@ -84,12 +91,12 @@ impl AbciApp {
                     res::ProcessProposal::Reject
                 })
             }
-            ConsensusRequest::ExtendVote(_) => {
-                ConsensusResponse::ExtendVote(res::ExtendVote { vote_extension: Bytes::new() })
+            ConsensusRequest::ExtendVote(_) => ConsensusResponse::ExtendVote(res::ExtendVote {
+                vote_extension: Bytes::new(),
+            }),
+            ConsensusRequest::VerifyVoteExtension(_) => {
+                ConsensusResponse::VerifyVoteExtension(res::VerifyVoteExtension::Accept)
             }
-            ConsensusRequest::VerifyVoteExtension(_) => ConsensusResponse::VerifyVoteExtension(
-                res::VerifyVoteExtension::Accept,
-            ),
             ConsensusRequest::FinalizeBlock(b) => {
                 let req = BlockRequest {
                     height: b.height.value(),
@@ -120,7 +127,10 @@ impl AbciApp {
                 let block = app.commit()?;
                 // Nobody listening is fine: subscriptions come and go.
                 let _ = self.committed.send(block);
-                ConsensusResponse::Commit(res::Commit { data: Bytes::new(), retain_height: 0u32.into() })
+                ConsensusResponse::Commit(res::Commit {
+                    data: Bytes::new(),
+                    retain_height: 0u32.into(),
+                })
             }
         })
     }
@@ -181,7 +191,11 @@ impl Service<MempoolRequest> for AbciApp {
                 gas_wanted: i64::try_from(gas_wanted).unwrap_or(i64::MAX),
                 ..res::CheckTx::default()
             },
-            Err(e) => res::CheckTx { code: code(e.code), log: e.message, ..res::CheckTx::default() },
+            Err(e) => res::CheckTx {
+                code: code(e.code),
+                log: e.message,
+                ..res::CheckTx::default()
+            },
         };
         ready(Ok(MempoolResponse::CheckTx(response)))
     }
@@ -223,7 +237,11 @@ impl Service<InfoRequest> for AbciApp {
 
 /// ABCI queries: `/height`, `/account` (data = 20-byte address).
 fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
-    let fail = |log: String| res::Query { code: Code::from(1), log, ..res::Query::default() };
+    let fail = |log: String| res::Query {
+        code: Code::from(1),
+        log,
+        ..res::Query::default()
+    };
     let height = match app.info() {
         Ok(c) => c.height,
         Err(e) => return fail(e.to_string()),
@@ -243,7 +261,11 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
                 Err(e) => return fail(e.to_string()),
             }
         }
-        other => return fail(format!("unknown query path {other:?}; known: /height, /account")),
+        other => {
+            return fail(format!(
+                "unknown query path {other:?}; known: /height, /account"
+            ))
+        }
     };
     res::Query {
         value: Bytes::from(value.to_string()),
@@ -268,7 +290,9 @@ impl Service<SnapshotRequest> for NoSnapshots {
     fn call(&mut self, req: SnapshotRequest) -> Self::Future {
         ready(Ok(match req {
             SnapshotRequest::ListSnapshots => SnapshotResponse::ListSnapshots(Default::default()),
-            SnapshotRequest::OfferSnapshot(_) => SnapshotResponse::OfferSnapshot(Default::default()),
+            SnapshotRequest::OfferSnapshot(_) => {
+                SnapshotResponse::OfferSnapshot(Default::default())
+            }
             SnapshotRequest::LoadSnapshotChunk(_) => {
                 SnapshotResponse::LoadSnapshotChunk(Default::default())
             }

@@ -66,7 +66,10 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("store", &self.store).field("spec", &self.spec).finish()
+        f.debug_struct("App")
+            .field("store", &self.store)
+            .field("spec", &self.spec)
+            .finish()
     }
 }
 
@@ -81,7 +84,12 @@ impl App {
             None => None,
         };
         let mempool = Arc::new(Mempool::new(store.clone()));
-        let app = Self { store, spec, mempool, pending: None };
+        let app = Self {
+            store,
+            spec,
+            mempool,
+            pending: None,
+        };
         if let Some(spec) = &app.spec {
             app.mempool.set_spec(spec.clone());
             app.mempool.after_commit(app.next_base_fee()?);
@@ -108,7 +116,10 @@ impl App {
     /// # Errors
     /// Storage failures.
     pub fn info(&self) -> Result<Committed, AppError> {
-        Ok(self.store.committed()?.unwrap_or(Committed { height: 0, app_hash: B256::ZERO }))
+        Ok(self.store.committed()?.unwrap_or(Committed {
+            height: 0,
+            app_hash: B256::ZERO,
+        }))
     }
 
     /// InitChain: builds and commits the genesis state (height 0) and block 0. Idempotent: if
@@ -123,7 +134,9 @@ impl App {
             if committed.height == 0 && stored.as_deref() == Some(app_state) {
                 return Ok(committed.app_hash);
             }
-            return Err(AppError::AlreadyInitialized { height: committed.height });
+            return Err(AppError::AlreadyInitialized {
+                height: committed.height,
+            });
         }
         let spec = ChainSpec::from_genesis(&genesis);
         let mut batch = Batch::default();
@@ -136,10 +149,20 @@ impl App {
         prepared.stage(&mut batch);
         let header = bevm_evm::executor::genesis_header(&spec, genesis_time, root);
         let hash = header.hash_slow();
-        let block = StoredBlock { header, txs: Vec::new(), senders: Vec::new() };
+        let block = StoredBlock {
+            header,
+            txs: Vec::new(),
+            senders: Vec::new(),
+        };
         chain::stage_block(&mut batch, &block, hash, &[]);
         batch.put(Column::Meta, META_GENESIS, app_state);
-        self.store.write(batch, Committed { height: 0, app_hash: root })?;
+        self.store.write(
+            batch,
+            Committed {
+                height: 0,
+                app_hash: root,
+            },
+        )?;
         tracing::info!(target: "bevm::app", chain_id = spec.chain_id, app_hash = %root, "genesis committed");
         self.mempool.set_spec(spec.clone());
         self.spec = Some(spec);
@@ -154,7 +177,9 @@ impl App {
     /// The header of the last committed block.
     fn head(&self) -> Result<Header, AppError> {
         let height = self.info()?.height;
-        Ok(chain::block(&self.store, height)?.ok_or(AppError::MissingBlock(height))?.header)
+        Ok(chain::block(&self.store, height)?
+            .ok_or(AppError::MissingBlock(height))?
+            .header)
     }
 
     /// The base fee the next block will have.
@@ -176,14 +201,18 @@ impl App {
     /// PrepareProposal: keeps the mempool's order (per-sender nonce order is preserved, since
     /// CheckTx admits only the next nonce) and stops at the block gas limit or `max_bytes`.
     pub fn prepare_proposal(&self, txs: Vec<Bytes>, max_bytes: u64) -> Vec<Bytes> {
-        let Some(spec) = self.spec.as_ref() else { return Vec::new() };
+        let Some(spec) = self.spec.as_ref() else {
+            return Vec::new();
+        };
         let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
         let (mut gas, mut bytes) = (0u64, 0u64);
         let mut out = Vec::with_capacity(txs.len());
         for raw in txs {
             // Decoding recovers the signature; cheap enough next to execution, and it keeps
             // transactions that went bad in the mempool out of the proposal.
-            let Ok(tx) = self.mempool.senders.decode(&raw, spec.chain_id, max_tx) else { continue };
+            let Ok(tx) = self.mempool.senders.decode(&raw, spec.chain_id, max_tx) else {
+                continue;
+            };
             let tx_gas = tx.envelope.gas_limit();
             if gas + tx_gas > spec.params.block_gas_limit {
                 continue;
@@ -201,7 +230,9 @@ impl App {
     /// ProcessProposal: a proposal is acceptable if every transaction decodes and the sum of
     /// gas limits fits in a block (what an honest PrepareProposal guarantees).
     pub fn process_proposal(&self, txs: &[Bytes]) -> bool {
-        let Some(spec) = self.spec.as_ref() else { return false };
+        let Some(spec) = self.spec.as_ref() else {
+            return false;
+        };
         let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
         let mut gas = 0u64;
         for tx in self.mempool.senders.decode_all(txs, spec.chain_id, max_tx) {
@@ -222,11 +253,20 @@ impl App {
         let spec = self.spec_or_err()?.clone();
         let parent = self.head()?;
         if req.height != parent.number + 1 {
-            return Err(AppError::HeightMismatch { got: req.height, committed: parent.number });
+            return Err(AppError::HeightMismatch {
+                got: req.height,
+                committed: parent.number,
+            });
         }
         let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let decoded = self.mempool.senders.decode_all(&req.txs, spec.chain_id, max_tx);
-        let valid: Vec<_> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let decoded = self
+            .mempool
+            .senders
+            .decode_all(&req.txs, spec.chain_id, max_tx);
+        let valid: Vec<_> = decoded
+            .iter()
+            .filter_map(|d| d.as_ref().ok().cloned())
+            .collect();
         let input = BlockInput {
             number: req.height,
             timestamp: req.time,
@@ -240,20 +280,37 @@ impl App {
         let results = decoded
             .iter()
             .map(|d| match d {
-                Err(e) => TxResult { code: code::DECODE, log: e.to_string(), gas_wanted: 0, gas_used: 0 },
+                Err(e) => TxResult {
+                    code: code::DECODE,
+                    log: e.to_string(),
+                    gas_wanted: 0,
+                    gas_used: 0,
+                },
                 Ok(tx) => {
                     let gas_wanted = tx.envelope.gas_limit();
                     match outcomes.next() {
                         Some(TxOutcome::Included { gas_used, success }) => TxResult {
                             code: 0,
-                            log: if success { String::new() } else { "execution reverted".into() },
+                            log: if success {
+                                String::new()
+                            } else {
+                                "execution reverted".into()
+                            },
                             gas_wanted,
                             gas_used,
                         },
-                        Some(TxOutcome::Skipped(why)) => {
-                            TxResult { code: code::SKIPPED, log: why, gas_wanted, gas_used: 0 }
-                        }
-                        None => TxResult { code: code::INTERNAL, log: "no outcome".into(), gas_wanted, gas_used: 0 },
+                        Some(TxOutcome::Skipped(why)) => TxResult {
+                            code: code::SKIPPED,
+                            log: why,
+                            gas_wanted,
+                            gas_used: 0,
+                        },
+                        None => TxResult {
+                            code: code::INTERNAL,
+                            log: "no outcome".into(),
+                            gas_wanted,
+                            gas_used: 0,
+                        },
                     }
                 }
             })
@@ -271,7 +328,10 @@ impl App {
         chain::stage_block(&mut batch, &block, hash, &receipts);
         self.pending = Some(Pending {
             batch,
-            committed: Committed { height: req.height, app_hash: root },
+            committed: Committed {
+                height: req.height,
+                app_hash: root,
+            },
             block,
             hash,
         });
@@ -286,7 +346,8 @@ impl App {
         let pending = self.pending.take().ok_or(AppError::NothingToCommit)?;
         self.store.write(pending.batch, pending.committed)?;
         let spec = self.spec_or_err()?;
-        self.mempool.after_commit(spec.next_base_fee(&pending.block.header));
+        self.mempool
+            .after_commit(spec.next_base_fee(&pending.block.header));
         tracing::debug!(
             target: "bevm::app",
             height = pending.committed.height,
@@ -295,6 +356,9 @@ impl App {
             app_hash = %pending.committed.app_hash,
             "committed"
         );
-        Ok(CommittedBlock { number: pending.committed.height, hash: pending.hash })
+        Ok(CommittedBlock {
+            number: pending.committed.height,
+            hash: pending.hash,
+        })
     }
 }

@@ -11,7 +11,14 @@ pub fn build_genesis_state(genesis: &Genesis, reader: StateReader) -> StateDiff 
     let deployer_code =
         Bytes::from(hex::decode(CREATE2_DEPLOYER_CODE).expect("the deployer code constant is hex"));
     let code_hash = state.insert_code(deployer_code);
-    state.set_account(CREATE2_DEPLOYER_ADDRESS, Some(AccountRecord { nonce: 1, code_hash, ..Default::default() }));
+    state.set_account(
+        CREATE2_DEPLOYER_ADDRESS,
+        Some(AccountRecord {
+            nonce: 1,
+            code_hash,
+            ..Default::default()
+        }),
+    );
     for (address, account) in &genesis.devnet_alloc {
         let code_hash = match &account.code {
             Some(code) if !code.is_empty() => state.insert_code(code.clone()),
@@ -19,10 +26,18 @@ pub fn build_genesis_state(genesis: &Genesis, reader: StateReader) -> StateDiff 
         };
         state.set_account(
             *address,
-            Some(AccountRecord { nonce: account.nonce, balance: account.balance, code_hash }),
+            Some(AccountRecord {
+                nonce: account.nonce,
+                balance: account.balance,
+                code_hash,
+            }),
         );
         for (slot, value) in &account.storage {
-            state.set_slot(*address, U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0));
+            state.set_slot(
+                *address,
+                U256::from_be_bytes(slot.0),
+                U256::from_be_bytes(value.0),
+            );
         }
     }
     state.into_diff()

@@ -60,9 +60,14 @@ impl Mempool {
     /// # Errors
     /// See [`bevm_primitives::tx::decode_eth_tx`]; also refuses everything before InitChain.
     pub fn decode(&self, raw: &[u8]) -> Result<EthTx, CheckError> {
-        let spec = self.spec.get().ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
+        let spec = self
+            .spec
+            .get()
+            .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
         let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        self.senders.decode(raw, spec.chain_id, max_bytes).map_err(|e| refuse(code::DECODE, e.to_string()))
+        self.senders
+            .decode(raw, spec.chain_id, max_bytes)
+            .map_err(|e| refuse(code::DECODE, e.to_string()))
     }
 
     /// The next nonce of `sender` counting its transactions in the mempool, if it has any.
@@ -75,9 +80,15 @@ impl Mempool {
     /// # Errors
     /// See [`CheckState::check`]; also refuses everything before InitChain.
     pub fn check_tx(&self, raw: &[u8]) -> Result<u64, CheckError> {
-        let spec = self.spec.get().ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
+        let spec = self
+            .spec
+            .get()
+            .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
         let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let tx = self.senders.decode(raw, spec.chain_id, max_bytes).map_err(|e| refuse(code::DECODE, e.to_string()))?;
+        let tx = self
+            .senders
+            .decode(raw, spec.chain_id, max_bytes)
+            .map_err(|e| refuse(code::DECODE, e.to_string()))?;
         let reader = StateReader::latest(self.store.clone());
         let base_fee = self.next_base_fee.load(Ordering::SeqCst);
         let gas = tx.envelope.gas_limit();
@@ -108,7 +119,10 @@ pub mod code {
 }
 
 fn refuse(code: u32, message: impl Into<String>) -> CheckError {
-    CheckError { code, message: message.into() }
+    CheckError {
+        code,
+        message: message.into(),
+    }
 }
 
 /// Per-sender view of the mempool.
@@ -152,16 +166,22 @@ impl CheckState {
         if env.gas_limit() > spec.params.block_gas_limit {
             return Err(refuse(code::GAS, "exceeds block gas limit"));
         }
-        let intrinsic = intrinsic_gas(spec, &tx);
+        let intrinsic = intrinsic_gas(spec, tx);
         if env.gas_limit() < intrinsic {
             return Err(refuse(
                 code::GAS,
-                format!("intrinsic gas too low: gas {}, minimum needed {intrinsic}", env.gas_limit()),
+                format!(
+                    "intrinsic gas too low: gas {}, minimum needed {intrinsic}",
+                    env.gas_limit()
+                ),
             ));
         }
         if let Some(tip) = env.max_priority_fee_per_gas() {
             if tip > env.max_fee_per_gas() {
-                return Err(refuse(code::FEE, "max priority fee per gas higher than max fee per gas"));
+                return Err(refuse(
+                    code::FEE,
+                    "max priority fee per gas higher than max fee per gas",
+                ));
             }
         }
         if env.max_fee_per_gas() < u128::from(base_fee) {
@@ -173,12 +193,14 @@ impl CheckState {
                 ),
             ));
         }
-        let account = reader.account(&tx.sender).map_err(internal)?.unwrap_or_default();
-        let pending = self
-            .pending
-            .get(&tx.sender)
-            .copied()
-            .unwrap_or(Pending { next_nonce: account.nonce, committed_to: U256::ZERO });
+        let account = reader
+            .account(&tx.sender)
+            .map_err(internal)?
+            .unwrap_or_default();
+        let pending = self.pending.get(&tx.sender).copied().unwrap_or(Pending {
+            next_nonce: account.nonce,
+            committed_to: U256::ZERO,
+        });
         check_nonce(tx, &account, pending.next_nonce)?;
         let cost = U256::from(env.gas_limit()) * U256::from(env.max_fee_per_gas()) + env.value();
         let available = account.balance.saturating_sub(pending.committed_to);
@@ -193,7 +215,10 @@ impl CheckState {
         }
         self.pending.insert(
             tx.sender,
-            Pending { next_nonce: pending.next_nonce + 1, committed_to: pending.committed_to + cost },
+            Pending {
+                next_nonce: pending.next_nonce + 1,
+                committed_to: pending.committed_to + cost,
+            },
         );
         Ok(())
     }
@@ -204,14 +229,20 @@ fn check_nonce(tx: &EthTx, account: &AccountRecord, expected: u64) -> Result<(),
     if nonce < account.nonce {
         return Err(refuse(
             code::NONCE,
-            format!("nonce too low: address {}, tx: {nonce} state: {}", tx.sender, account.nonce),
+            format!(
+                "nonce too low: address {}, tx: {nonce} state: {}",
+                tx.sender, account.nonce
+            ),
         ));
     }
     if nonce < expected {
         // Same nonce as a transaction already in the mempool: replacement is not supported.
         return Err(refuse(
             code::NONCE,
-            format!("replacement transaction underpriced: address {}, nonce {nonce} is already pending", tx.sender),
+            format!(
+                "replacement transaction underpriced: address {}, nonce {nonce} is already pending",
+                tx.sender
+            ),
         ));
     }
     if nonce > expected {

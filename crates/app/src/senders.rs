@@ -32,10 +32,17 @@ impl SenderCache {
     }
 
     /// Decodes every transaction of a block, in order.
-    pub fn decode_all(&self, txs: &[Bytes], chain_id: u64, max_bytes: usize) -> Vec<Result<EthTx, TxError>> {
+    pub fn decode_all(
+        &self,
+        txs: &[Bytes],
+        chain_id: u64,
+        max_bytes: usize,
+    ) -> Vec<Result<EthTx, TxError>> {
         let known: Vec<Option<Address>> = {
             let map = self.senders.lock();
-            txs.iter().map(|raw| map.get(&keccak256(raw)).copied()).collect()
+            txs.iter()
+                .map(|raw| map.get(&keccak256(raw)).copied())
+                .collect()
         };
         let decode = |(raw, known): (&Bytes, &Option<Address>)| {
             decode_eth_tx_with_sender(raw, chain_id, max_bytes, *known)
@@ -50,7 +57,9 @@ impl SenderCache {
             let handles: Vec<_> = txs
                 .chunks(chunk)
                 .zip(known.chunks(chunk))
-                .map(|(raws, known)| scope.spawn(move || raws.iter().zip(known).map(decode).collect::<Vec<_>>()))
+                .map(|(raws, known)| {
+                    scope.spawn(move || raws.iter().zip(known).map(decode).collect::<Vec<_>>())
+                })
                 .collect();
             handles
                 .into_iter()

@@ -23,7 +23,12 @@ impl Ports {
     /// The conventional ports of validator `i`: 26656/26657/26658/8545 shifted by 10·i
     /// (the eth RPC by one per validator).
     pub fn standard(i: u16) -> Self {
-        Self { p2p: 26656 + 10 * i, rpc: 26657 + 10 * i, abci: 26658 + 10 * i, eth_rpc: 8545 + i }
+        Self {
+            p2p: 26656 + 10 * i,
+            rpc: 26657 + 10 * i,
+            abci: 26658 + 10 * i,
+            eth_rpc: 8545 + i,
+        }
     }
 }
 
@@ -64,7 +69,10 @@ impl Ed25519Key {
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
         let sk = ed25519_consensus::SigningKey::from(seed);
-        Self { seed, public: sk.verification_key().to_bytes() }
+        Self {
+            seed,
+            public: sk.verification_key().to_bytes(),
+        }
     }
 
     /// CometBFT's address of a public key: the first 20 bytes of its SHA-256.
@@ -106,7 +114,9 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
     let homes: Vec<PathBuf> = if spec.single_home {
         vec![spec.output.clone()]
     } else {
-        (0..spec.ports.len()).map(|i| spec.output.join(format!("validator-{i}"))).collect()
+        (0..spec.ports.len())
+            .map(|i| spec.output.join(format!("validator-{i}")))
+            .collect()
     };
     for home in &homes {
         if home.join("config/genesis.json").exists() {
@@ -119,7 +129,8 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
             }
         }
     }
-    let consensus_keys: Vec<Ed25519Key> = spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
+    let consensus_keys: Vec<Ed25519Key> =
+        spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
     let node_keys: Vec<Ed25519Key> = spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
     let node_ids: Vec<String> = node_keys.iter().map(|k| hex::encode(k.address())).collect();
     let genesis = cometbft_genesis(spec, &consensus_keys)?;
@@ -136,7 +147,10 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
             .map(|j| format!("{}@127.0.0.1:{}", node_ids[j], spec.ports[j].p2p))
             .collect();
         write(&config_dir.join("genesis.json"), &genesis)?;
-        write(&config_dir.join("config.toml"), &cometbft_config(i, &spec.ports[i], &peers, spec))?;
+        write(
+            &config_dir.join("config.toml"),
+            &cometbft_config(i, &spec.ports[i], &peers, spec),
+        )?;
         let node = NodeConfig {
             db_path: "data/bevm.db".into(),
             abci_listen: ([127, 0, 0, 1], spec.ports[i].abci).into(),
@@ -159,7 +173,11 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
         )?;
         let state = json!({ "height": "0", "round": 0, "step": 0 });
         write_json_private(&data_dir.join("priv_validator_state.json"), &state)?;
-        out.push(ValidatorHome { home: home.clone(), ports: spec.ports[i], node_id: node_ids[i].clone() });
+        out.push(ValidatorHome {
+            home: home.clone(),
+            ports: spec.ports[i],
+            node_id: node_ids[i].clone(),
+        });
     }
     Ok(out)
 }
@@ -167,7 +185,10 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
 fn cometbft_genesis(spec: &NetworkSpec, keys: &[Ed25519Key]) -> Result<String, ConfigError> {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| ConfigError::Invalid { path: "genesis_time".into(), why: e.to_string() })?;
+        .map_err(|e| ConfigError::Invalid {
+            path: "genesis_time".into(),
+            why: e.to_string(),
+        })?;
     let validators: Vec<_> = keys
         .iter()
         .enumerate()
@@ -203,8 +224,10 @@ fn cometbft_genesis(spec: &NetworkSpec, keys: &[Ed25519Key]) -> Result<String, C
         "app_hash": "",
         "app_state": spec.genesis,
     });
-    serde_json::to_string_pretty(&genesis)
-        .map_err(|e| ConfigError::Invalid { path: "genesis.json".into(), why: e.to_string() })
+    serde_json::to_string_pretty(&genesis).map_err(|e| ConfigError::Invalid {
+        path: "genesis.json".into(),
+        why: e.to_string(),
+    })
 }
 
 fn cometbft_config(i: usize, ports: &Ports, peers: &[String], spec: &NetworkSpec) -> String {
@@ -256,8 +279,10 @@ fn write(path: &Path, contents: &str) -> Result<(), ConfigError> {
 }
 
 fn write_json_private(path: &Path, value: &serde_json::Value) -> Result<(), ConfigError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| ConfigError::Invalid { path: path.display().to_string(), why: e.to_string() })?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| ConfigError::Invalid {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })?;
     write_private(path, text.as_bytes())
 }
 
@@ -293,6 +318,9 @@ mod tests {
         let cfg = std::fs::read_to_string(homes[1].home.join("config/config.toml")).expect("cfg");
         assert!(cfg.contains(&format!("{}@127.0.0.1:26656", homes[0].node_id)));
         assert!(!cfg.contains(&homes[1].node_id));
-        assert!(matches!(generate_network(&spec), Err(ConfigError::Exists(_))));
+        assert!(matches!(
+            generate_network(&spec),
+            Err(ConfigError::Exists(_))
+        ));
     }
 }

@@ -26,7 +26,10 @@ pub use node::NodeConfig;
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: invalid config: {why}")]
     Invalid { path: String, why: String },
     #[error("{0} already exists; pass --force to overwrite it")]
@@ -34,7 +37,10 @@ pub enum ConfigError {
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
-    move |source| ConfigError::Io { path: path.display().to_string(), source }
+    move |source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Writes a file readable only by its owner (keys).

@@ -98,6 +98,9 @@ mod tests {
         std::fs::write(&path, cfg.to_commented_toml()).expect("write");
         assert_eq!(NodeConfig::load(&path).expect("load"), cfg);
         std::fs::write(&path, "db_path = 3").expect("write");
-        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 }

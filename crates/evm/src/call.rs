@@ -52,7 +52,11 @@ pub enum CallError {
 
 fn tx_env(spec: &ChainSpec, input: &CallInput, gas: u64) -> TxEnv {
     TxEnv {
-        tx_type: if input.max_priority_fee_per_gas.is_some() { 2 } else { 0 },
+        tx_type: if input.max_priority_fee_per_gas.is_some() {
+            2
+        } else {
+            0
+        },
         caller: input.from.unwrap_or_default(),
         gas_limit: gas,
         gas_price: input.gas_price.unwrap_or(0),
@@ -88,15 +92,18 @@ fn run(
         .build_mainnet();
     match evm.transact(tx_env(spec, input, gas)) {
         Ok(r) => Ok(match r.result {
-            ExecutionResult::Success { gas, output, .. } => {
-                CallOutcome::Success { output: output.into_data(), gas_used: gas.tx_gas_used() }
-            }
-            ExecutionResult::Revert { gas, output, .. } => {
-                CallOutcome::Revert { output, gas_used: gas.tx_gas_used() }
-            }
-            ExecutionResult::Halt { reason, gas, .. } => {
-                CallOutcome::Halt { reason: format!("{reason:?}"), gas_used: gas.tx_gas_used() }
-            }
+            ExecutionResult::Success { gas, output, .. } => CallOutcome::Success {
+                output: output.into_data(),
+                gas_used: gas.tx_gas_used(),
+            },
+            ExecutionResult::Revert { gas, output, .. } => CallOutcome::Revert {
+                output,
+                gas_used: gas.tx_gas_used(),
+            },
+            ExecutionResult::Halt { reason, gas, .. } => CallOutcome::Halt {
+                reason: format!("{reason:?}"),
+                gas_used: gas.tx_gas_used(),
+            },
         }),
         Err(EVMError::Database(e)) => Err(CallError::Evm(e)),
         Err(e) => Err(CallError::Invalid(crate::errors::geth_message(&e))),
@@ -139,7 +146,12 @@ pub fn estimate_gas(
     };
     // Fast path: most calls succeed with what they used plus the 1/64 reserve.
     let guess = used.saturating_mul(64) / 63 + 2_300;
-    if guess < hi && matches!(run(spec, state, block, input, guess)?, CallOutcome::Success { .. }) {
+    if guess < hi
+        && matches!(
+            run(spec, state, block, input, guess)?,
+            CallOutcome::Success { .. }
+        )
+    {
         hi = guess;
     }
     let mut lo = used.saturating_sub(1);

@@ -36,7 +36,12 @@ fn key(prefix: u8, number: u64) -> [u8; 9] {
 }
 
 /// Stages a block, its receipts and its index entries into `batch`.
-pub fn stage_block(batch: &mut Batch, block: &StoredBlock, hash: B256, receipts: &[ReceiptEnvelope]) {
+pub fn stage_block(
+    batch: &mut Batch,
+    block: &StoredBlock,
+    hash: B256,
+    receipts: &[ReceiptEnvelope],
+) {
     let number = block.header.number;
     let mut encoded = Vec::with_capacity(block.length());
     block.encode(&mut encoded);
@@ -51,7 +56,11 @@ pub fn stage_block(batch: &mut Batch, block: &StoredBlock, hash: B256, receipts:
         let mut location = [0u8; 12];
         location[..8].copy_from_slice(&number.to_be_bytes());
         location[8..].copy_from_slice(&(index as u32).to_be_bytes());
-        batch.put(Column::TxIndex, alloy_primitives::keccak256(raw).as_slice(), &location);
+        batch.put(
+            Column::TxIndex,
+            alloy_primitives::keccak256(raw).as_slice(),
+            &location,
+        );
     }
 }
 
@@ -76,7 +85,9 @@ pub fn block_number(store: &Store, hash: &B256) -> Result<Option<u64>, EvmError>
         .map(|b| {
             <[u8; 8]>::try_from(b.as_slice())
                 .map(u64::from_be_bytes)
-                .map_err(|_| EvmError::Corrupt { what: "block number" })
+                .map_err(|_| EvmError::Corrupt {
+                    what: "block number",
+                })
         })
         .transpose()
 }
@@ -86,10 +97,14 @@ pub fn block_number(store: &Store, hash: &B256) -> Result<Option<u64>, EvmError>
 /// # Errors
 /// Storage failures and corrupt records.
 pub fn block(store: &Store, number: u64) -> Result<Option<StoredBlock>, EvmError> {
-    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'b', number))? else { return Ok(None) };
+    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'b', number))? else {
+        return Ok(None);
+    };
     StoredBlock::decode(&mut bytes.as_slice())
         .map(Some)
-        .map_err(|_| EvmError::Corrupt { what: "stored block" })
+        .map_err(|_| EvmError::Corrupt {
+            what: "stored block",
+        })
 }
 
 /// The receipts of block `number`, in transaction order.
@@ -97,8 +112,12 @@ pub fn block(store: &Store, number: u64) -> Result<Option<StoredBlock>, EvmError
 /// # Errors
 /// Storage failures and corrupt records.
 pub fn receipts(store: &Store, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, EvmError> {
-    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'r', number))? else { return Ok(None) };
-    let corrupt = || EvmError::Corrupt { what: "stored receipts" };
+    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'r', number))? else {
+        return Ok(None);
+    };
+    let corrupt = || EvmError::Corrupt {
+        what: "stored receipts",
+    };
     let raw = Vec::<Bytes>::decode(&mut bytes.as_slice()).map_err(|_| corrupt())?;
     raw.iter()
         .map(|r| ReceiptEnvelope::decode_2718(&mut r.as_ref()).map_err(|_| corrupt()))
@@ -111,13 +130,20 @@ pub fn receipts(store: &Store, number: u64) -> Result<Option<Vec<ReceiptEnvelope
 /// # Errors
 /// Storage failures and corrupt records.
 pub fn tx_location(store: &Store, hash: &B256) -> Result<Option<TxLocation>, EvmError> {
-    let Some(bytes) = store.get_aux(Column::TxIndex, hash.as_slice())? else { return Ok(None) };
+    let Some(bytes) = store.get_aux(Column::TxIndex, hash.as_slice())? else {
+        return Ok(None);
+    };
     if bytes.len() != 12 {
-        return Err(EvmError::Corrupt { what: "tx index entry" });
+        return Err(EvmError::Corrupt {
+            what: "tx index entry",
+        });
     }
     let mut number = [0u8; 8];
     number.copy_from_slice(&bytes[..8]);
     let mut index = [0u8; 4];
     index.copy_from_slice(&bytes[8..]);
-    Ok(Some(TxLocation { block: u64::from_be_bytes(number), index: u32::from_be_bytes(index) }))
+    Ok(Some(TxLocation {
+        block: u64::from_be_bytes(number),
+        index: u32::from_be_bytes(index),
+    }))
 }

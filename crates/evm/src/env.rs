@@ -28,7 +28,11 @@ impl ChainSpec {
             EvmSpec::Prague => SpecId::PRAGUE,
             EvmSpec::Osaka => SpecId::OSAKA,
         };
-        Self { chain_id: genesis.evm_chain_id, spec, params: genesis.params.clone() }
+        Self {
+            chain_id: genesis.evm_chain_id,
+            spec,
+            params: genesis.params.clone(),
+        }
     }
 
     /// revm's configuration for this chain.

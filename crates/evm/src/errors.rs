@@ -26,10 +26,16 @@ pub fn invalid_tx_message(invalid: &InvalidTransaction) -> String {
         I::PriorityFeeGreaterThanMaxFee => {
             "max priority fee per gas higher than max fee per gas".into()
         }
-        I::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+        I::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => {
             format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}")
         }
-        I::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+        I::GasFloorMoreThanGasLimit {
+            gas_floor,
+            gas_limit,
+        } => {
             format!("insufficient gas for floor data gas cost: gas {gas_limit}, minimum needed {gas_floor}")
         }
         I::CallerGasLimitMoreThanBlock => "exceeds block gas limit".into(),

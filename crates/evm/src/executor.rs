@@ -49,7 +49,15 @@ impl ExecutedBlock {
         let mut header = self.header;
         header.state_root = state_root;
         let hash = header.hash_slow();
-        (StoredBlock { header, txs: self.txs, senders: self.senders }, hash, self.receipts)
+        (
+            StoredBlock {
+                header,
+                txs: self.txs,
+                senders: self.senders,
+            },
+            hash,
+            self.receipts,
+        )
     }
 }
 
@@ -104,13 +112,23 @@ pub fn execute_block(
         let db = &mut evm.ctx.journaled_state.database;
         db.commit(result.state);
         // revm burns the base fee; on bevm it goes to the fee pool (supply stays backed).
-        db.credit(FEE_POOL_ADDRESS, U256::from(input.base_fee) * U256::from(gas_used))?;
+        db.credit(
+            FEE_POOL_ADDRESS,
+            U256::from(input.base_fee) * U256::from(gas_used),
+        )?;
 
         cumulative_gas += gas_used;
-        let receipt = Receipt { status: Eip658Value::Eip658(success), cumulative_gas_used: cumulative_gas, logs };
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(success),
+            cumulative_gas_used: cumulative_gas,
+            logs,
+        };
         let with_bloom = receipt.with_bloom();
         bloom.accrue_bloom(&with_bloom.logs_bloom);
-        receipts.push(ReceiptEnvelope::from_typed(tx.envelope.tx_type(), with_bloom));
+        receipts.push(ReceiptEnvelope::from_typed(
+            tx.envelope.tx_type(),
+            with_bloom,
+        ));
         included.push(tx);
         outcomes.push(TxOutcome::Included { gas_used, success });
     }
@@ -121,7 +139,10 @@ pub fn execute_block(
         beneficiary: FEE_POOL_ADDRESS,
         state_root: B256::ZERO,
         transactions_root: calculate_transaction_root(
-            &included.iter().map(|t| t.envelope.clone()).collect::<Vec<TxEnvelope>>(),
+            &included
+                .iter()
+                .map(|t| t.envelope.clone())
+                .collect::<Vec<TxEnvelope>>(),
         ),
         receipts_root: calculate_receipt_root(&receipts),
         logs_bloom: bloom,

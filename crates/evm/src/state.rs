@@ -23,12 +23,18 @@ pub struct StateReader {
 impl StateReader {
     /// Reads the latest committed state.
     pub fn latest(store: Store) -> Self {
-        Self { store, version: None }
+        Self {
+            store,
+            version: None,
+        }
     }
 
     /// Reads the state as committed at `height`.
     pub fn at(store: Store, height: u64) -> Self {
-        Self { store, version: Some(height) }
+        Self {
+            store,
+            version: Some(height),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -51,7 +57,9 @@ impl StateReader {
             None => Ok(None),
             Some(bytes) => AccountRecord::decode(&bytes)
                 .map(Some)
-                .ok_or(EvmError::Corrupt { what: "account record" }),
+                .ok_or(EvmError::Corrupt {
+                    what: "account record",
+                }),
         }
     }
 
@@ -62,9 +70,9 @@ impl StateReader {
     pub fn slot(&self, address: &Address, slot: &U256) -> Result<U256, EvmError> {
         match self.get(&state_key::storage(address, slot))? {
             None => Ok(U256::ZERO),
-            Some(bytes) => {
-                state_key::decode_slot(&bytes).ok_or(EvmError::Corrupt { what: "storage slot" })
-            }
+            Some(bytes) => state_key::decode_slot(&bytes).ok_or(EvmError::Corrupt {
+                what: "storage slot",
+            }),
         }
     }
 
@@ -76,7 +84,10 @@ impl StateReader {
         if *code_hash == KECCAK_EMPTY {
             return Ok(Some(Bytes::new()));
         }
-        Ok(self.store.get_aux(Column::Code, code_hash.as_slice())?.map(Bytes::from))
+        Ok(self
+            .store
+            .get_aux(Column::Code, code_hash.as_slice())?
+            .map(Bytes::from))
     }
 
     /// An account's code (empty for accounts without code).
@@ -84,8 +95,12 @@ impl StateReader {
     /// # Errors
     /// Storage failures and corrupt records.
     pub fn code_of(&self, address: &Address) -> Result<Bytes, EvmError> {
-        let Some(account) = self.account(address)? else { return Ok(Bytes::new()) };
-        self.code(&account.code_hash)?.ok_or(EvmError::Corrupt { what: "missing contract code" })
+        let Some(account) = self.account(address)? else {
+            return Ok(Bytes::new());
+        };
+        self.code(&account.code_hash)?.ok_or(EvmError::Corrupt {
+            what: "missing contract code",
+        })
     }
 }
 
@@ -203,7 +218,8 @@ impl BlockState {
                 if account.info.code_hash != KECCAK_EMPTY
                     && !self.code.contains_key(&account.info.code_hash)
                 {
-                    self.new_code.insert(account.info.code_hash, code.original_bytes());
+                    self.new_code
+                        .insert(account.info.code_hash, code.original_bytes());
                     self.code.insert(account.info.code_hash, code.clone());
                 }
             }
@@ -229,7 +245,10 @@ impl BlockState {
             let encoded = (!value.is_zero()).then(|| value.to_be_bytes::<32>().to_vec());
             changes.push((state_key::storage(address, slot), encoded));
         }
-        StateDiff { changes, code: self.new_code.into_iter().collect() }
+        StateDiff {
+            changes,
+            code: self.new_code.into_iter().collect(),
+        }
     }
 
     fn load_code(&mut self, code_hash: B256) -> Result<Bytecode, EvmError> {
@@ -239,8 +258,9 @@ impl BlockState {
         if let Some(code) = self.code.get(&code_hash) {
             return Ok(code.clone());
         }
-        let bytes =
-            self.reader.code(&code_hash)?.ok_or(EvmError::Corrupt { what: "missing contract code" })?;
+        let bytes = self.reader.code(&code_hash)?.ok_or(EvmError::Corrupt {
+            what: "missing contract code",
+        })?;
         let code = Bytecode::new_raw(bytes);
         self.code.insert(code_hash, code.clone());
         Ok(code)
@@ -251,9 +271,16 @@ impl Database for BlockState {
     type Error = EvmError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, EvmError> {
-        let Some(record) = self.account(address)? else { return Ok(None) };
+        let Some(record) = self.account(address)? else {
+            return Ok(None);
+        };
         let code = self.load_code(record.code_hash)?;
-        Ok(Some(AccountInfo::new(record.balance, record.nonce, record.code_hash, code)))
+        Ok(Some(AccountInfo::new(
+            record.balance,
+            record.nonce,
+            record.code_hash,
+            code,
+        )))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, EvmError> {

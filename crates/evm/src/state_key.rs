@@ -22,7 +22,11 @@ pub struct AccountRecord {
 
 impl Default for AccountRecord {
     fn default() -> Self {
-        Self { nonce: 0, balance: U256::ZERO, code_hash: KECCAK_EMPTY }
+        Self {
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: KECCAK_EMPTY,
+        }
     }
 }
 
@@ -46,7 +50,11 @@ impl AccountRecord {
         let nonce = u64::from_be_bytes(bytes[..8].try_into().ok()?);
         let balance = U256::from_be_slice(&bytes[8..40]);
         let code_hash = B256::from_slice(&bytes[40..]);
-        Some(Self { nonce, balance, code_hash })
+        Some(Self {
+            nonce,
+            balance,
+            code_hash,
+        })
     }
 }
 
@@ -78,7 +86,11 @@ mod tests {
 
     #[test]
     fn account_round_trip() {
-        let a = AccountRecord { nonce: 7, balance: U256::from(123_456u64), code_hash: B256::repeat_byte(9) };
+        let a = AccountRecord {
+            nonce: 7,
+            balance: U256::from(123_456u64),
+            code_hash: B256::repeat_byte(9),
+        };
         assert_eq!(AccountRecord::decode(&a.encode()), Some(a));
         assert_eq!(AccountRecord::decode(&a.encode()[1..]), None);
     }

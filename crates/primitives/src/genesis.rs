@@ -94,12 +94,17 @@ pub struct Genesis {
 pub enum GenesisError {
     #[error("genesis app_state is not valid JSON for bevm: {0}")]
     Json(String),
-    #[error("devnet_alloc mints BTC and is allowed only when network = \"devnet\" (network is {0:?})")]
+    #[error(
+        "devnet_alloc mints BTC and is allowed only when network = \"devnet\" (network is {0:?})"
+    )]
     AllocOutsideDevnet(Network),
     #[error("evm_chain_id must not be 0")]
     ZeroChainId,
     #[error("invalid parameter {name}: {why}")]
-    Param { name: &'static str, why: &'static str },
+    Param {
+        name: &'static str,
+        why: &'static str,
+    },
 }
 
 impl Genesis {
@@ -140,16 +145,25 @@ impl Genesis {
         let p = &self.params;
         let param = |name, why| Err(GenesisError::Param { name, why });
         if p.block_gas_limit < 21_000 {
-            return param("block_gas_limit", "must allow at least one transfer (21000 gas)");
+            return param(
+                "block_gas_limit",
+                "must allow at least one transfer (21000 gas)",
+            );
         }
         if p.min_base_fee == 0 {
-            return param("min_base_fee", "must be positive, or the base fee can stick at zero");
+            return param(
+                "min_base_fee",
+                "must be positive, or the base fee can stick at zero",
+            );
         }
         if p.initial_base_fee < p.min_base_fee {
             return param("initial_base_fee", "must be at least min_base_fee");
         }
         if p.base_fee_max_change_denominator == 0 || p.elasticity_multiplier == 0 {
-            return param("base fee params", "denominator and elasticity must be positive");
+            return param(
+                "base fee params",
+                "denominator and elasticity must be positive",
+            );
         }
         if p.max_tx_bytes < 1024 {
             return param("max_tx_bytes", "must be at least 1024");
@@ -165,10 +179,14 @@ mod tests {
     #[test]
     fn devnet_alloc_refused_on_mainnet() {
         let mut g = Genesis::devnet(7);
-        g.devnet_alloc.insert(Address::ZERO, GenesisAccount::default());
+        g.devnet_alloc
+            .insert(Address::ZERO, GenesisAccount::default());
         assert!(g.validate().is_ok());
         g.network = Network::Mainnet;
-        assert_eq!(g.validate(), Err(GenesisError::AllocOutsideDevnet(Network::Mainnet)));
+        assert_eq!(
+            g.validate(),
+            Err(GenesisError::AllocOutsideDevnet(Network::Mainnet))
+        );
     }
 
     #[test]
@@ -177,14 +195,23 @@ mod tests {
         let json = serde_json::to_vec(&g).expect("serializes");
         assert_eq!(Genesis::from_json(&json), Ok(g));
         let bad = br#"{"network":"devnet","evm_chain_id":1,"surprise":1}"#;
-        assert!(matches!(Genesis::from_json(bad), Err(GenesisError::Json(_))));
+        assert!(matches!(
+            Genesis::from_json(bad),
+            Err(GenesisError::Json(_))
+        ));
     }
 
     #[test]
     fn bad_params_refused() {
         let mut g = Genesis::devnet(1);
         g.params.min_base_fee = 0;
-        assert!(matches!(g.validate(), Err(GenesisError::Param { name: "min_base_fee", .. })));
+        assert!(matches!(
+            g.validate(),
+            Err(GenesisError::Param {
+                name: "min_base_fee",
+                ..
+            })
+        ));
         g = Genesis::devnet(0);
         assert_eq!(g.validate(), Err(GenesisError::ZeroChainId));
     }

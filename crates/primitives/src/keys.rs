@@ -33,7 +33,9 @@ impl AccountKey {
     /// # Errors
     /// [`KeyError::OutOfRange`] if the bytes are zero or not below the curve order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
-        SigningKey::from_bytes(bytes.into()).map(Self).map_err(|_| KeyError::OutOfRange)
+        SigningKey::from_bytes(bytes.into())
+            .map(Self)
+            .map_err(|_| KeyError::OutOfRange)
     }
 
     /// Parses a hex secret key, with or without `0x`.
@@ -100,5 +102,7 @@ impl AccountKey {
 /// The development accounts of a devnet genesis: derived from fixed public seeds, so every
 /// devnet has the same ones and tools can print them. Never fund them anywhere real.
 pub fn devnet_keys(n: u32) -> Vec<AccountKey> {
-    (0..n).map(|i| AccountKey::from_seed(format!("bevm devnet account {i}").as_bytes())).collect()
+    (0..n)
+        .map(|i| AccountKey::from_seed(format!("bevm devnet account {i}").as_bytes()))
+        .collect()
 }

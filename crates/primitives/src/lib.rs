@@ -25,8 +25,7 @@ pub const FEE_POOL_ADDRESS: Address = address!("00000000000000000000000000000000
 
 /// The CREATE2 deployer ("deterministic deployment proxy") that Foundry uses by default,
 /// predeployed at genesis so `forge create --create2` and `forge script` work unchanged.
-pub const CREATE2_DEPLOYER_ADDRESS: Address =
-    address!("4e59b44847b379578588920cA78FbF26c0B4956C");
+pub const CREATE2_DEPLOYER_ADDRESS: Address = address!("4e59b44847b379578588920cA78FbF26c0B4956C");
 
 /// Runtime code of the CREATE2 deployer (the published bytecode at the address above).
 pub const CREATE2_DEPLOYER_CODE: &str = "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3";

@@ -32,12 +32,21 @@ pub struct EthApi {
 
 impl EthApi {
     pub fn new(store: Store, spec: ChainSpec, mempool: Arc<Mempool>, limits: Limits) -> Self {
-        Self { store, spec, mempool, limits }
+        Self {
+            store,
+            spec,
+            mempool,
+            limits,
+        }
     }
 
     /// The latest committed block number.
     pub(crate) fn latest(&self) -> Result<u64, RpcError> {
-        Ok(self.store.committed().map_err(RpcError::internal)?.map_or(0, |c| c.height))
+        Ok(self
+            .store
+            .committed()
+            .map_err(RpcError::internal)?
+            .map_or(0, |c| c.height))
     }
 
     /// The number a tag stands for. With CometBFT's instant finality, safe, finalized and
@@ -56,9 +65,9 @@ impl EthApi {
     pub(crate) fn resolve(&self, id: BlockId) -> Result<u64, RpcError> {
         match id {
             BlockId::Number(tag) => self.number_of(tag),
-            BlockId::Hash(h) => self.number_by_hash(&h.block_hash)?.ok_or_else(|| {
-                RpcError::NotFound(format!("block {} not found", h.block_hash))
-            }),
+            BlockId::Hash(h) => self
+                .number_by_hash(&h.block_hash)?
+                .ok_or_else(|| RpcError::NotFound(format!("block {} not found", h.block_hash))),
         }
     }
 
@@ -70,8 +79,10 @@ impl EthApi {
     pub(crate) fn reader(&self, id: Option<BlockId>) -> Result<StateReader, RpcError> {
         let id = id.unwrap_or_default();
         let number = self.resolve(id)?;
-        if matches!(id, BlockId::Number(BlockNumberOrTag::Number(_) | BlockNumberOrTag::Earliest))
-            || matches!(id, BlockId::Hash(_))
+        if matches!(
+            id,
+            BlockId::Number(BlockNumberOrTag::Number(_) | BlockNumberOrTag::Earliest)
+        ) || matches!(id, BlockId::Hash(_))
         {
             return Ok(StateReader::at(self.store.clone(), number));
         }

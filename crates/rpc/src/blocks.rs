@@ -13,17 +13,28 @@ use crate::{api::EthApi, RpcError};
 pub type RpcReceipt = TransactionReceipt<ReceiptEnvelope<Log>>;
 
 fn decode_tx(raw: &Bytes) -> Result<TxEnvelope, RpcError> {
-    TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|_| RpcError::internal("stored transaction does not decode"))
+    TxEnvelope::decode_2718(&mut raw.as_ref())
+        .map_err(|_| RpcError::internal("stored transaction does not decode"))
 }
 
 impl EthApi {
-    pub(crate) fn stored_block(&self, number: u64) -> Result<Option<(StoredBlock, B256)>, RpcError> {
-        let Some(block) = chain::block(&self.store, number)? else { return Ok(None) };
-        let hash = chain::block_hash(&self.store, number)?.unwrap_or_else(|| block.header.hash_slow());
+    pub(crate) fn stored_block(
+        &self,
+        number: u64,
+    ) -> Result<Option<(StoredBlock, B256)>, RpcError> {
+        let Some(block) = chain::block(&self.store, number)? else {
+            return Ok(None);
+        };
+        let hash =
+            chain::block_hash(&self.store, number)?.unwrap_or_else(|| block.header.hash_slow());
         Ok(Some((block, hash)))
     }
 
-    fn rpc_tx(block: &StoredBlock, hash: B256, index: usize) -> Result<Option<Transaction>, RpcError> {
+    fn rpc_tx(
+        block: &StoredBlock,
+        hash: B256,
+        index: usize,
+    ) -> Result<Option<Transaction>, RpcError> {
         let (Some(raw), Some(sender)) = (block.txs.get(index), block.senders.get(index)) else {
             return Ok(None);
         };
@@ -41,7 +52,9 @@ impl EthApi {
 
     /// A block with full transactions or their hashes.
     pub(crate) fn block(&self, number: u64, full: bool) -> Result<Option<Block>, RpcError> {
-        let Some((stored, hash)) = self.stored_block(number)? else { return Ok(None) };
+        let Some((stored, hash)) = self.stored_block(number)? else {
+            return Ok(None);
+        };
         let transactions = if full {
             let txs = (0..stored.txs.len())
                 .filter_map(|i| Self::rpc_tx(&stored, hash, i).transpose())
@@ -68,14 +81,24 @@ impl EthApi {
         Ok(self.stored_block(number)?.map(|(b, _)| b.txs.len() as u64))
     }
 
-    pub(crate) fn tx_by_index(&self, number: u64, index: u64) -> Result<Option<Transaction>, RpcError> {
-        let Some((stored, hash)) = self.stored_block(number)? else { return Ok(None) };
-        let Ok(index) = usize::try_from(index) else { return Ok(None) };
+    pub(crate) fn tx_by_index(
+        &self,
+        number: u64,
+        index: u64,
+    ) -> Result<Option<Transaction>, RpcError> {
+        let Some((stored, hash)) = self.stored_block(number)? else {
+            return Ok(None);
+        };
+        let Ok(index) = usize::try_from(index) else {
+            return Ok(None);
+        };
         Self::rpc_tx(&stored, hash, index)
     }
 
     pub(crate) fn tx_by_hash(&self, tx_hash: &B256) -> Result<Option<Transaction>, RpcError> {
-        let Some(loc) = chain::tx_location(&self.store, tx_hash)? else { return Ok(None) };
+        let Some(loc) = chain::tx_location(&self.store, tx_hash)? else {
+            return Ok(None);
+        };
         self.tx_by_index(loc.block, u64::from(loc.index))
     }
 
@@ -86,8 +109,14 @@ impl EthApi {
 
     /// Receipts of block `number`: all of them, or only the one at `only` (the others are
     /// not built, though their logs are counted for the log index).
-    fn receipts_of(&self, number: u64, only: Option<usize>) -> Result<Option<Vec<RpcReceipt>>, RpcError> {
-        let Some((stored, hash)) = self.stored_block(number)? else { return Ok(None) };
+    fn receipts_of(
+        &self,
+        number: u64,
+        only: Option<usize>,
+    ) -> Result<Option<Vec<RpcReceipt>>, RpcError> {
+        let Some((stored, hash)) = self.stored_block(number)? else {
+            return Ok(None);
+        };
         let receipts = chain::receipts(&self.store, number)?.unwrap_or_default();
         let mut out = Vec::with_capacity(if only.is_some() { 1 } else { receipts.len() });
         let mut log_index = 0u64;
@@ -99,8 +128,14 @@ impl EthApi {
                 log_index += receipt.logs().len() as u64;
                 continue;
             }
-            let raw = stored.txs.get(i).ok_or_else(|| RpcError::internal("receipt without tx"))?;
-            let sender = *stored.senders.get(i).ok_or_else(|| RpcError::internal("tx without sender"))?;
+            let raw = stored
+                .txs
+                .get(i)
+                .ok_or_else(|| RpcError::internal("receipt without tx"))?;
+            let sender = *stored
+                .senders
+                .get(i)
+                .ok_or_else(|| RpcError::internal("tx without sender"))?;
             let envelope = decode_tx(raw)?;
             let tx_hash = alloy_primitives::keccak256(raw);
             let inner = receipt.map_logs(|log| {
@@ -129,15 +164,22 @@ impl EthApi {
                 blob_gas_price: None,
                 from: sender,
                 to: envelope.to(),
-                contract_address: envelope.kind().is_create().then(|| sender.create(envelope.nonce())),
+                contract_address: envelope
+                    .kind()
+                    .is_create()
+                    .then(|| sender.create(envelope.nonce())),
             });
         }
         Ok(Some(out))
     }
 
     pub(crate) fn receipt(&self, tx_hash: &B256) -> Result<Option<RpcReceipt>, RpcError> {
-        let Some(loc) = chain::tx_location(&self.store, tx_hash)? else { return Ok(None) };
-        let receipts = self.receipts_of(loc.block, Some(loc.index as usize))?.unwrap_or_default();
+        let Some(loc) = chain::tx_location(&self.store, tx_hash)? else {
+            return Ok(None);
+        };
+        let receipts = self
+            .receipts_of(loc.block, Some(loc.index as usize))?
+            .unwrap_or_default();
         Ok(receipts.into_iter().next())
     }
 }

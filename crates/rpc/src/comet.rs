@@ -42,7 +42,8 @@ impl Comet {
         params
             .insert("tx", base64::engine::general_purpose::STANDARD.encode(raw))
             .map_err(RpcError::internal)?;
-        let result: Result<BroadcastResult, _> = self.client.request("broadcast_tx_sync", params).await;
+        let result: Result<BroadcastResult, _> =
+            self.client.request("broadcast_tx_sync", params).await;
         match result {
             Ok(r) if r.code == 0 => Ok(()),
             Ok(r) => Err(RpcError::Rejected(r.log)),
@@ -73,7 +74,10 @@ impl Comet {
     /// If CometBFT does not answer.
     pub async fn peer_count(&self) -> Result<u64, RpcError> {
         let v = self.get("net_info").await?;
-        Ok(v["n_peers"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0))
+        Ok(v["n_peers"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Whether CometBFT is catching up, and the height it has seen.
@@ -84,7 +88,10 @@ impl Comet {
         let v = self.get("status").await?;
         let info = &v["sync_info"];
         let catching_up = info["catching_up"].as_bool().unwrap_or(false);
-        let height = info["latest_block_height"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let height = info["latest_block_height"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         Ok((catching_up, height))
     }
 }

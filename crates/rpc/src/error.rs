@@ -85,6 +85,9 @@ mod tests {
         let obj = ErrorObjectOwned::from(e);
         assert_eq!(obj.code(), 3);
         assert!(obj.data().is_some());
-        assert_eq!(RpcError::Reverted(Bytes::new()).to_string(), "execution reverted");
+        assert_eq!(
+            RpcError::Reverted(Bytes::new()).to_string(),
+            "execution reverted"
+        );
     }
 }

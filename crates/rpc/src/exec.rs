@@ -59,20 +59,33 @@ impl EthApi {
         Ok((BlockState::new(self.reader(id)?), input))
     }
 
-    pub(crate) fn call(&self, req: &TransactionRequest, id: Option<BlockId>) -> Result<Bytes, RpcError> {
+    pub(crate) fn call(
+        &self,
+        req: &TransactionRequest,
+        id: Option<BlockId>,
+    ) -> Result<Bytes, RpcError> {
         let (mut state, block) = self.call_context(id)?;
         let gas_cap = self.limits.gas_cap.min(self.spec.params.block_gas_limit);
-        match call::call(&self.spec, &mut state, &block, &call_input(req), gas_cap).map_err(map_call_error)? {
+        match call::call(&self.spec, &mut state, &block, &call_input(req), gas_cap)
+            .map_err(map_call_error)?
+        {
             CallOutcome::Success { output, .. } => Ok(output),
             CallOutcome::Revert { output, .. } => Err(RpcError::Reverted(output)),
-            CallOutcome::Halt { reason, .. } => Err(RpcError::Rejected(format!("execution halted: {reason}"))),
+            CallOutcome::Halt { reason, .. } => {
+                Err(RpcError::Rejected(format!("execution halted: {reason}")))
+            }
         }
     }
 
-    pub(crate) fn estimate_gas(&self, req: &TransactionRequest, id: Option<BlockId>) -> Result<u64, RpcError> {
+    pub(crate) fn estimate_gas(
+        &self,
+        req: &TransactionRequest,
+        id: Option<BlockId>,
+    ) -> Result<u64, RpcError> {
         let (mut state, block) = self.call_context(id)?;
         let gas_cap = self.limits.gas_cap.min(self.spec.params.block_gas_limit);
-        call::estimate_gas(&self.spec, &mut state, &block, &call_input(req), gas_cap).map_err(map_call_error)
+        call::estimate_gas(&self.spec, &mut state, &block, &call_input(req), gas_cap)
+            .map_err(map_call_error)
     }
 
     /// Base fee of the next block.
@@ -102,7 +115,9 @@ impl EthApi {
         if let Some(p) = &percentiles {
             let sorted = p.windows(2).all(|w| w[0] <= w[1]);
             if p.len() > 100 || !sorted || p.iter().any(|x| !(0.0..=100.0).contains(x)) {
-                return Err(RpcError::InvalidParams("reward percentiles must be ascending values in [0, 100], at most 100".into()));
+                return Err(RpcError::InvalidParams(
+                    "reward percentiles must be ascending values in [0, 100], at most 100".into(),
+                ));
             }
         }
         let newest = self.number_of(newest)?;
@@ -113,7 +128,9 @@ impl EthApi {
         let mut rewards = Vec::new();
         let mut last_header = None;
         for number in oldest..=newest {
-            let (block, _) = self.stored_block(number)?.ok_or_else(|| RpcError::internal("block missing"))?;
+            let (block, _) = self
+                .stored_block(number)?
+                .ok_or_else(|| RpcError::internal("block missing"))?;
             let h = &block.header;
             let base_fee = h.base_fee_per_gas.unwrap_or_default();
             base_fees.push(u128::from(base_fee));

@@ -20,7 +20,9 @@ impl EthApi {
     fn logs_in_range(&self, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>, RpcError> {
         let mut out = Vec::new();
         for number in from..=to {
-            let Some((block, _)) = self.stored_block(number)? else { break };
+            let Some((block, _)) = self.stored_block(number)? else {
+                break;
+            };
             if !filter.matches_bloom(block.header.logs_bloom) {
                 continue;
             }
@@ -50,7 +52,10 @@ impl EthApi {
                     .ok_or_else(|| RpcError::NotFound(format!("unknown block {hash}")))?;
                 Ok((n, n))
             }
-            FilterBlockOption::Range { from_block, to_block } => {
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
                 let latest = self.latest()?;
                 let resolve = |tag: Option<&BlockNumberOrTag>| match tag {
                     None => Ok(latest),
@@ -60,7 +65,9 @@ impl EthApi {
                 let from = resolve(from_block.as_ref())?;
                 let to = resolve(to_block.as_ref())?;
                 if from > to {
-                    return Err(RpcError::InvalidParams(format!("invalid block range: fromBlock {from} > toBlock {to}")));
+                    return Err(RpcError::InvalidParams(format!(
+                        "invalid block range: fromBlock {from} > toBlock {to}"
+                    )));
                 }
                 if to - from >= self.limits.max_logs_block_range {
                     return Err(RpcError::LimitExceeded(format!(
@@ -86,7 +93,7 @@ impl EthApi {
 }
 
 enum Kind {
-    Logs(Filter),
+    Logs(Box<Filter>),
     Blocks,
 }
 
@@ -107,18 +114,26 @@ pub struct Filters {
 impl Filters {
     fn install(&mut self, kind: Kind, latest: u64) -> Result<U256, RpcError> {
         let now = Instant::now();
-        self.installed.retain(|_, f| now.duration_since(f.last_poll) < FILTER_TIMEOUT);
+        self.installed
+            .retain(|_, f| now.duration_since(f.last_poll) < FILTER_TIMEOUT);
         if self.installed.len() >= MAX_FILTERS {
             return Err(RpcError::LimitExceeded("too many filters installed".into()));
         }
         self.next += 1;
         let id = U256::from(self.next);
-        self.installed.insert(id, Installed { kind, last_block: latest, last_poll: now });
+        self.installed.insert(
+            id,
+            Installed {
+                kind,
+                last_block: latest,
+                last_poll: now,
+            },
+        );
         Ok(id)
     }
 
     pub fn new_log_filter(&mut self, filter: Filter, latest: u64) -> Result<U256, RpcError> {
-        self.install(Kind::Logs(filter), latest)
+        self.install(Kind::Logs(Box::new(filter)), latest)
     }
 
     pub fn new_block_filter(&mut self, latest: u64) -> Result<U256, RpcError> {
@@ -132,7 +147,10 @@ impl Filters {
     /// What happened since the last poll of filter `id`.
     pub fn changes(&mut self, api: &EthApi, id: U256) -> Result<FilterChanges, RpcError> {
         let latest = api.latest()?;
-        let f = self.installed.get_mut(&id).ok_or_else(|| RpcError::NotFound("filter not found".into()))?;
+        let f = self
+            .installed
+            .get_mut(&id)
+            .ok_or_else(|| RpcError::NotFound("filter not found".into()))?;
         f.last_poll = Instant::now();
         let from = f.last_block + 1;
         if from > latest {
@@ -151,7 +169,7 @@ impl Filters {
                 FilterChanges::Hashes(hashes)
             }
             Kind::Logs(filter) => {
-                let filter = filter.clone().select(from..=to);
+                let filter = (**filter).clone().select(from..=to);
                 FilterChanges::Logs(api.get_logs(&filter)?)
             }
         };
@@ -161,11 +179,16 @@ impl Filters {
 
     /// All logs matching log filter `id` (eth_getFilterLogs).
     pub fn logs(&mut self, api: &EthApi, id: U256) -> Result<Vec<Log>, RpcError> {
-        let f = self.installed.get_mut(&id).ok_or_else(|| RpcError::NotFound("filter not found".into()))?;
+        let f = self
+            .installed
+            .get_mut(&id)
+            .ok_or_else(|| RpcError::NotFound("filter not found".into()))?;
         f.last_poll = Instant::now();
         match &f.kind {
             Kind::Logs(filter) => api.get_logs(filter),
-            Kind::Blocks => Err(RpcError::InvalidParams("filter is a block filter, not a log filter".into())),
+            Kind::Blocks => Err(RpcError::InvalidParams(
+                "filter is a block filter, not a log filter".into(),
+            )),
         }
     }
 }

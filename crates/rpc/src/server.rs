@@ -57,13 +57,19 @@ impl IdProvider for HexIds {
 ///
 /// # Errors
 /// If the address cannot be bound.
-pub async fn start(ctx: RpcContext, settings: &ServerSettings) -> std::io::Result<(ServerHandle, SocketAddr)> {
+pub async fn start(
+    ctx: RpcContext,
+    settings: &ServerSettings,
+) -> std::io::Result<(ServerHandle, SocketAddr)> {
     let config = ServerConfig::builder()
         .set_batch_request_config(BatchRequestConfig::Limit(settings.max_batch_size))
         .max_connections(settings.max_connections)
         .set_id_provider(HexIds::default())
         .build();
-    let server = Server::builder().set_config(config).build(settings.listen).await?;
+    let server = Server::builder()
+        .set_config(config)
+        .build(settings.listen)
+        .await?;
     let addr = server.local_addr()?;
     let module = module(ctx).map_err(std::io::Error::other)?;
     Ok((server.start(module), addr))
@@ -100,12 +106,16 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
     m.register_method("web3_clientVersion", |_, _, _| -> Result<String> {
         Ok(format!("bevm/v{}", env!("CARGO_PKG_VERSION")))
     })?;
-    m.register_method("net_version", |_, c, _| -> Result<String> { Ok(c.api.spec.chain_id.to_string()) })?;
+    m.register_method("net_version", |_, c, _| -> Result<String> {
+        Ok(c.api.spec.chain_id.to_string())
+    })?;
     m.register_method("net_listening", |_, _, _| -> Result<bool> { Ok(true) })?;
     m.register_async_method("net_peerCount", |_, c, _| async move {
         ok(c.comet.peer_count().await.map(U64::from))
     })?;
-    m.register_method("eth_chainId", |_, c, _| -> Result<U64> { Ok(U64::from(c.api.spec.chain_id)) })?;
+    m.register_method("eth_chainId", |_, c, _| -> Result<U64> {
+        Ok(U64::from(c.api.spec.chain_id))
+    })?;
     m.register_async_method("eth_syncing", |_, c, _| async move {
         let (catching_up, highest) = c.comet.sync_status().await.unwrap_or((false, 0));
         let current = ok(c.api.latest())?;
@@ -115,8 +125,12 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
             serde_json::Value::Bool(false)
         })
     })?;
-    m.register_method("eth_blockNumber", |_, c, _| ok(c.api.latest().map(U64::from)))?;
-    m.register_method("eth_gasPrice", |_, c, _| ok(c.api.gas_price().map(U256::from)))?;
+    m.register_method("eth_blockNumber", |_, c, _| {
+        ok(c.api.latest().map(U64::from))
+    })?;
+    m.register_method("eth_gasPrice", |_, c, _| {
+        ok(c.api.gas_price().map(U256::from))
+    })?;
     m.register_method("eth_maxPriorityFeePerGas", |_, c, _| -> Result<U256> {
         Ok(U256::from(c.api.max_priority_fee()))
     })?;
@@ -126,13 +140,17 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
         let percentiles: Option<Vec<f64>> = opt_arg(&p, 2)?;
         ok(c.api.fee_history(count.to(), newest, percentiles))
     })?;
-    m.register_method("eth_accounts", |_, _, _| -> Result<Vec<Address>> { Ok(Vec::new()) })?;
+    m.register_method("eth_accounts", |_, _, _| -> Result<Vec<Address>> {
+        Ok(Vec::new())
+    })?;
 
     // state
     m.register_method("eth_getBalance", |p, c, _| {
         let address: Address = arg(&p, 0)?;
         let block: Option<BlockId> = opt_arg(&p, 1)?;
-        ok(c.api.reader(block).and_then(|r| Ok(r.account(&address)?.map_or(U256::ZERO, |a| a.balance))))
+        ok(c.api
+            .reader(block)
+            .and_then(|r| Ok(r.account(&address)?.map_or(U256::ZERO, |a| a.balance))))
     })?;
     m.register_method("eth_getTransactionCount", |p, c, _| {
         let address: Address = arg(&p, 0)?;
@@ -148,7 +166,9 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
         let address: Address = arg(&p, 0)?;
         let slot: U256 = arg(&p, 1)?;
         let block: Option<BlockId> = opt_arg(&p, 2)?;
-        ok(c.api.reader(block).and_then(|r| Ok(B256::from(r.slot(&address, &slot)?))))
+        ok(c.api
+            .reader(block)
+            .and_then(|r| Ok(B256::from(r.slot(&address, &slot)?))))
     })?;
     m.register_blocking_method("eth_call", |p, c, _| {
         let req: TransactionRequest = arg(&p, 0)?;
@@ -164,7 +184,11 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
         let raw: Bytes = arg(&p, 0)?;
         // Decode here first: malformed input gets its error without a round trip, and the
         // recovered sender is remembered for CheckTx.
-        let tx = c.api.mempool.decode(&raw).map_err(|e| ErrorObjectOwned::from(RpcError::Rejected(e.message)))?;
+        let tx = c
+            .api
+            .mempool
+            .decode(&raw)
+            .map_err(|e| ErrorObjectOwned::from(RpcError::Rejected(e.message)))?;
         ok(c.comet.broadcast(&raw).await)?;
         Ok::<_, ErrorObjectOwned>(tx.hash)
     })?;
@@ -261,12 +285,22 @@ pub fn module(ctx: RpcContext) -> std::result::Result<RpcModule<RpcContext>, Reg
         Ok::<_, ErrorObjectOwned>(c.filters.lock().uninstall(id))
     })?;
 
-    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", subscribe)?;
+    m.register_subscription(
+        "eth_subscribe",
+        "eth_subscription",
+        "eth_unsubscribe",
+        subscribe,
+    )?;
     Ok(m)
 }
 
 /// eth_subscribe: `newHeads` and `logs` (with an optional filter), fed by commits.
-async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, _: jsonrpsee::Extensions) -> SubscriptionResult {
+async fn subscribe(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<RpcContext>,
+    _: jsonrpsee::Extensions,
+) -> SubscriptionResult {
     let kind: String = arg(&params, 0)?;
     let filter = match kind.as_str() {
         "newHeads" => None,
@@ -295,7 +329,9 @@ async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, ct
         let id = sink.subscription_id();
         match &filter {
             None => {
-                let Some(full) = ok(ctx.api.block(block.number, false))? else { continue };
+                let Some(full) = ok(ctx.api.block(block.number, false))? else {
+                    continue;
+                };
                 let msg = SubscriptionMessage::new("eth_subscription", id, &full.header)?;
                 if sink.send(msg).await.is_err() {
                     return Ok(());

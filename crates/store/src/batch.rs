@@ -51,7 +51,10 @@ impl Column {
 
     pub(crate) fn options(self) -> Options {
         let mut opts = Options::default();
-        if matches!(self, Column::Latest | Column::Nodes | Column::Code | Column::TxIndex) {
+        if matches!(
+            self,
+            Column::Latest | Column::Nodes | Column::Code | Column::TxIndex
+        ) {
             // Point lookups dominate: bloom filters skip files that cannot hold the key.
             let mut table = rocksdb::BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);

@@ -37,7 +37,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.db.path()).finish()
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -59,7 +61,9 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.increase_parallelism(2);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let cfs = Column::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
+        let cfs = Column::ALL
+            .iter()
+            .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
         let db = DB::open_cf_descriptors(&opts, path.as_ref(), cfs)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -69,12 +73,19 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on a read failure or a corrupt meta record.
     pub fn committed(&self) -> Result<Option<Committed>, StoreError> {
-        let Some(h) = self.get_aux(Column::Meta, META_HEIGHT)? else { return Ok(None) };
+        let Some(h) = self.get_aux(Column::Meta, META_HEIGHT)? else {
+            return Ok(None);
+        };
         let height = u64::from_be_bytes(
-            h.as_slice().try_into().map_err(|_| StoreError::Corrupt("meta height"))?,
+            h.as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("meta height"))?,
         );
-        let hash = self.get_aux(Column::Meta, META_APP_HASH)?.ok_or(StoreError::Corrupt("app hash"))?;
-        let app_hash = B256::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt("app hash"))?;
+        let hash = self
+            .get_aux(Column::Meta, META_APP_HASH)?
+            .ok_or(StoreError::Corrupt("app hash"))?;
+        let app_hash =
+            B256::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt("app hash"))?;
         Ok(Some(Committed { height, app_hash }))
     }
 
@@ -127,7 +138,9 @@ impl Store {
     }
 
     fn cf(&self, column: Column) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(column.name()).expect("every column family is created in Store::open")
+        self.db
+            .cf_handle(column.name())
+            .expect("every column family is created in Store::open")
     }
 }
 

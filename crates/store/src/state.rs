@@ -42,7 +42,11 @@ impl PreparedState {
                 }
                 None => history_value.push(0),
             }
-            batch.put_owned(Column::History, history_key(&hash, self.version), history_value);
+            batch.put_owned(
+                Column::History,
+                history_key(&hash, self.version),
+                history_value,
+            );
             match value {
                 Some(v) => batch.put_owned(Column::Latest, hash.0.to_vec(), v),
                 None => batch.delete(Column::Latest, &hash.0),
@@ -96,10 +100,12 @@ impl Store {
         changes: impl IntoIterator<Item = StateChange>,
         version: u64,
     ) -> Result<PreparedState, StoreError> {
-        let mut changes: Vec<(KeyHash, Option<OwnedValue>)> =
-            changes.into_iter().map(|(k, v)| (key_hash(&k), v)).collect();
+        let mut changes: Vec<(KeyHash, Option<OwnedValue>)> = changes
+            .into_iter()
+            .map(|(k, v)| (key_hash(&k), v))
+            .collect();
         // Sorted and unique: the tree applies keys in order, and the last write of a key wins.
-        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        changes.sort_by_key(|c| c.0);
         changes.dedup_by(|later, earlier| {
             if later.0 == earlier.0 {
                 std::mem::swap(later, earlier);
@@ -113,7 +119,12 @@ impl Store {
         let (root, tree_batch) = tree
             .put_value_set(changes.iter().cloned(), version)
             .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
-        Ok(PreparedState { root: B256::from(root.0), version, changes, tree: tree_batch })
+        Ok(PreparedState {
+            root: B256::from(root.0),
+            version,
+            changes,
+            tree: tree_batch,
+        })
     }
 }
 

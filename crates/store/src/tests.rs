@@ -7,7 +7,15 @@ fn commit(store: &Store, changes: Vec<StateChange>, version: u64) -> B256 {
     let root = prepared.root;
     let mut batch = Batch::default();
     prepared.stage(&mut batch);
-    store.write(batch, Committed { height: version, app_hash: root }).expect("write");
+    store
+        .write(
+            batch,
+            Committed {
+                height: version,
+                app_hash: root,
+            },
+        )
+        .expect("write");
     root
 }
 
@@ -36,7 +44,13 @@ fn every_version_stays_readable() {
 
     drop(store);
     let store = Store::open(dir.path()).expect("reopen");
-    assert_eq!(store.committed().expect("meta"), Some(Committed { height: 3, app_hash: r3 }));
+    assert_eq!(
+        store.committed().expect("meta"),
+        Some(Committed {
+            height: 3,
+            app_hash: r3
+        })
+    );
     // The tree continues after an empty block and a restart.
     commit(&store, vec![kv("c", "1")], 4);
     assert_eq!(store.get_at(b"c", 4).expect("read"), Some(b"1".to_vec()));

@@ -27,7 +27,10 @@ pub fn bin_dir() -> PathBuf {
         return dir.into();
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The cometbft binary: `BEVM_TOOLS_BIN`, the project's `.tools/bin`, or `PATH`.
@@ -36,7 +39,11 @@ pub fn cometbft_bin() -> PathBuf {
         std::env::var_os("BEVM_TOOLS_BIN").map(|d| PathBuf::from(d).join("cometbft")),
         Some(crate::workspace_root().join(".tools/bin/cometbft")),
     ];
-    candidates.into_iter().flatten().find(|p| p.exists()).unwrap_or_else(|| "cometbft".into())
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| "cometbft".into())
 }
 
 /// One validator's processes.
@@ -67,10 +74,21 @@ impl Devnet {
         let keys = devnet_keys(10);
         let mut genesis = Genesis::devnet(1337);
         for k in &keys {
-            genesis.devnet_alloc.insert(k.address(), GenesisAccount { balance: btc_to_wei(1000), ..Default::default() });
+            genesis.devnet_alloc.insert(
+                k.address(),
+                GenesisAccount {
+                    balance: btc_to_wei(1000),
+                    ..Default::default()
+                },
+            );
         }
         let ports: Vec<Ports> = (0..validators)
-            .map(|_| Ports { p2p: free_port(), rpc: free_port(), abci: free_port(), eth_rpc: free_port() })
+            .map(|_| Ports {
+                p2p: free_port(),
+                rpc: free_port(),
+                abci: free_port(),
+                eth_rpc: free_port(),
+            })
             .collect();
         let spec = NetworkSpec {
             chain_id: "bevm-e2e".into(),
@@ -85,7 +103,12 @@ impl Devnet {
         let mut net = Self {
             validators: homes
                 .into_iter()
-                .map(|h| Validator { home: h.home, ports: h.ports, node: None, comet: None })
+                .map(|h| Validator {
+                    home: h.home,
+                    ports: h.ports,
+                    node: None,
+                    comet: None,
+                })
                 .collect(),
             keys,
             chain_id: 1337,
@@ -96,14 +119,20 @@ impl Devnet {
         }
         for i in 0..validators {
             net.wait_height(i, 1, Duration::from_secs(60))
-                .with_context(|| format!("validator {i} produced no block; see {}", net.log_hint(i)))?;
+                .with_context(|| {
+                    format!("validator {i} produced no block; see {}", net.log_hint(i))
+                })?;
         }
         Ok(net)
     }
 
     fn log_hint(&self, i: usize) -> String {
         let home = &self.validators[i].home;
-        format!("{} and {}", home.join("node.log").display(), home.join("cometbft.log").display())
+        format!(
+            "{} and {}",
+            home.join("node.log").display(),
+            home.join("cometbft.log").display()
+        )
     }
 
     /// Starts (or restarts) bevm-node then cometbft of validator `i`.
@@ -113,18 +142,34 @@ impl Devnet {
     pub fn start_validator(&mut self, i: usize) -> anyhow::Result<()> {
         let node_bin = bin_dir().join("bevm-node");
         if !node_bin.exists() {
-            bail!("{} not found: build it with `cargo build --release -p bevm-node`", node_bin.display());
+            bail!(
+                "{} not found: build it with `cargo build --release -p bevm-node`",
+                node_bin.display()
+            );
         }
         let v = &mut self.validators[i];
         let mut cmd = Command::new(&node_bin);
-        cmd.arg("start").arg("--home").arg(&v.home).env("RUST_LOG", "info");
-        v.node = Some(ChildGuard::spawn(&format!("bevm-node-{i}"), cmd, &v.home.join("node.log"))?);
+        cmd.arg("start")
+            .arg("--home")
+            .arg(&v.home)
+            .env("RUST_LOG", "info");
+        v.node = Some(ChildGuard::spawn(
+            &format!("bevm-node-{i}"),
+            cmd,
+            &v.home.join("node.log"),
+        )?);
         let abci = v.ports.abci;
-        wait_for(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", abci)).ok())
-            .with_context(|| format!("bevm-node {i} is not listening on {abci}"))?;
+        wait_for(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", abci)).ok()
+        })
+        .with_context(|| format!("bevm-node {i} is not listening on {abci}"))?;
         let mut cmd = Command::new(cometbft_bin());
         cmd.arg("start").arg("--home").arg(&v.home);
-        v.comet = Some(ChildGuard::spawn(&format!("cometbft-{i}"), cmd, &v.home.join("cometbft.log"))?);
+        v.comet = Some(ChildGuard::spawn(
+            &format!("cometbft-{i}"),
+            cmd,
+            &v.home.join("cometbft.log"),
+        )?);
         Ok(())
     }
 

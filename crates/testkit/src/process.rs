@@ -17,10 +17,16 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `cmd`, sending its stdout and stderr to `log`.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> std::io::Result<Self> {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
         let err = out.try_clone()?;
         let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn()?;
-        Ok(Self { name: name.to_owned(), child: Some(child) })
+        Ok(Self {
+            name: name.to_owned(),
+            child: Some(child),
+        })
     }
 
     pub fn pid(&self) -> Option<u32> {

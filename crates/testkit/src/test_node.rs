@@ -26,13 +26,18 @@ pub struct TestNode {
 impl TestNode {
     /// A devnet with `accounts` development keys holding 1000 BTC each.
     pub fn new(accounts: usize) -> Self {
-        let keys: Vec<AccountKey> =
-            (0..accounts).map(|i| AccountKey::from_seed(format!("testnode {i}").as_bytes())).collect();
+        let keys: Vec<AccountKey> = (0..accounts)
+            .map(|i| AccountKey::from_seed(format!("testnode {i}").as_bytes()))
+            .collect();
         let mut genesis = Genesis::devnet(1337);
         for k in &keys {
-            genesis
-                .devnet_alloc
-                .insert(k.address(), GenesisAccount { balance: btc_to_wei(1000), ..Default::default() });
+            genesis.devnet_alloc.insert(
+                k.address(),
+                GenesisAccount {
+                    balance: btc_to_wei(1000),
+                    ..Default::default()
+                },
+            );
         }
         Self::with_genesis(genesis, keys)
     }
@@ -43,8 +48,15 @@ impl TestNode {
         let store = Store::open(dir.path().join("db")).expect("open store");
         let mut app = App::open(store).expect("open app");
         let app_state = serde_json::to_vec(&genesis).expect("genesis serializes");
-        app.init_chain(&app_state, GENESIS_TIME).expect("init chain");
-        Self { app, keys, genesis, time: GENESIS_TIME, _dir: dir }
+        app.init_chain(&app_state, GENESIS_TIME)
+            .expect("init chain");
+        Self {
+            app,
+            keys,
+            genesis,
+            time: GENESIS_TIME,
+            _dir: dir,
+        }
     }
 
     pub fn chain_id(&self) -> u64 {
@@ -65,12 +77,18 @@ impl TestNode {
 
     /// Balance of an account in wei.
     pub fn balance(&self, address: &alloy_primitives::Address) -> U256 {
-        self.reader().account(address).expect("read").map_or(U256::ZERO, |a| a.balance)
+        self.reader()
+            .account(address)
+            .expect("read")
+            .map_or(U256::ZERO, |a| a.balance)
     }
 
     /// Nonce of an account.
     pub fn nonce(&self, address: &alloy_primitives::Address) -> u64 {
-        self.reader().account(address).expect("read").map_or(0, |a| a.nonce)
+        self.reader()
+            .account(address)
+            .expect("read")
+            .map_or(0, |a| a.nonce)
     }
 
     /// CheckTx.

@@ -22,9 +22,18 @@ const TOKEN_ARTIFACT: &str = include_str!("../../../tests/e2e/build/Token.json")
 pub fn token_deploy_code(supply: U256) -> Bytes {
     let artifact: serde_json::Value =
         serde_json::from_str(TOKEN_ARTIFACT).expect("the committed artifact is JSON");
-    let code = artifact["bytecode"].as_str().expect("artifact has bytecode");
+    let code = artifact["bytecode"]
+        .as_str()
+        .expect("artifact has bytecode");
     let mut out = hex::decode(code.trim_start_matches("0x")).expect("bytecode is hex");
-    out.extend(Token::constructorCall { name_: "Test".into(), symbol_: "TST".into(), supply }.abi_encode());
+    out.extend(
+        Token::constructorCall {
+            name_: "Test".into(),
+            symbol_: "TST".into(),
+            supply,
+        }
+        .abi_encode(),
+    );
     out.into()
 }
 
@@ -48,7 +57,10 @@ pub struct Fees {
 impl Default for Fees {
     fn default() -> Self {
         // Well above the devnet's minimum base fee (0.01 gwei).
-        Self { max_fee: 1_000_000_000, tip: 1_000_000 }
+        Self {
+            max_fee: 1_000_000_000,
+            tip: 1_000_000,
+        }
     }
 }
 
@@ -79,7 +91,14 @@ pub fn eip1559(
 }
 
 /// A signed EIP-155 legacy transaction.
-pub fn legacy(key: &AccountKey, chain_id: u64, nonce: u64, to: TxKind, value: U256, gas_price: u128) -> Bytes {
+pub fn legacy(
+    key: &AccountKey,
+    chain_id: u64,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    gas_price: u128,
+) -> Bytes {
     let tx = TxLegacy {
         chain_id: Some(chain_id),
         nonce,
@@ -94,5 +113,14 @@ pub fn legacy(key: &AccountKey, chain_id: u64, nonce: u64, to: TxKind, value: U2
 
 /// A plain value transfer.
 pub fn transfer(key: &AccountKey, chain_id: u64, nonce: u64, to: Address, value: U256) -> Bytes {
-    eip1559(key, chain_id, nonce, TxKind::Call(to), value, Bytes::new(), 21_000, Fees::default())
+    eip1559(
+        key,
+        chain_id,
+        nonce,
+        TxKind::Call(to),
+        value,
+        Bytes::new(),
+        21_000,
+        Fees::default(),
+    )
 }

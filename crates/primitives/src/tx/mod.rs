@@ -64,11 +64,13 @@ pub fn decode_eth_tx_with_sender(
         return Err(TxError::Empty);
     }
     if raw.len() > max_bytes {
-        return Err(TxError::Oversized { size: raw.len(), max: max_bytes });
+        return Err(TxError::Oversized {
+            size: raw.len(),
+            max: max_bytes,
+        });
     }
     let mut buf = raw;
-    let envelope =
-        TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
+    let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
     if !buf.is_empty() {
         return Err(TxError::TrailingBytes(buf.len()));
     }
@@ -80,15 +82,25 @@ pub fn decode_eth_tx_with_sender(
     match envelope.chain_id() {
         None => return Err(TxError::NotReplayProtected),
         Some(have) if have != chain_id => {
-            return Err(TxError::WrongChainId { have, want: chain_id })
+            return Err(TxError::WrongChainId {
+                have,
+                want: chain_id,
+            })
         }
         Some(_) => {}
     }
     let sender = match known_sender {
         Some(sender) => sender,
-        None => envelope.recover_signer().map_err(|e| TxError::InvalidSignature(e.to_string()))?,
+        None => envelope
+            .recover_signer()
+            .map_err(|e| TxError::InvalidSignature(e.to_string()))?,
     };
-    Ok(EthTx { envelope, sender, hash: keccak256(raw), raw: Bytes::copy_from_slice(raw) })
+    Ok(EthTx {
+        envelope,
+        sender,
+        hash: keccak256(raw),
+        raw: Bytes::copy_from_slice(raw),
+    })
 }
 
 #[cfg(test)]

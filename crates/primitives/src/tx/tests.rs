@@ -32,27 +32,55 @@ fn decodes_and_recovers_eip1559_and_legacy() {
     assert_eq!(tx.hash, keccak256(&raw));
     assert_eq!(tx.envelope.nonce(), 3);
 
-    let legacy = TxLegacy { chain_id: Some(CHAIN), gas_price: 7, gas_limit: 21_000, ..Default::default() };
+    let legacy = TxLegacy {
+        chain_id: Some(CHAIN),
+        gas_price: 7,
+        gas_limit: 21_000,
+        ..Default::default()
+    };
     let raw = key.sign_tx(legacy).encoded_2718();
-    assert_eq!(decode_eth_tx(&raw, CHAIN, MAX).map(|t| t.sender), Ok(key.address()));
+    assert_eq!(
+        decode_eth_tx(&raw, CHAIN, MAX).map(|t| t.sender),
+        Ok(key.address())
+    );
 }
 
 #[test]
 fn refuses_wrong_chain_and_unprotected_legacy() {
     let key = AccountKey::from_seed(b"alice");
     let raw = key.sign_tx(eip1559(1, vec![])).encoded_2718();
-    assert_eq!(decode_eth_tx(&raw, CHAIN, MAX), Err(TxError::WrongChainId { have: 1, want: CHAIN }));
-    let legacy = TxLegacy { chain_id: None, gas_limit: 21_000, ..Default::default() };
+    assert_eq!(
+        decode_eth_tx(&raw, CHAIN, MAX),
+        Err(TxError::WrongChainId {
+            have: 1,
+            want: CHAIN
+        })
+    );
+    let legacy = TxLegacy {
+        chain_id: None,
+        gas_limit: 21_000,
+        ..Default::default()
+    };
     let raw = key.sign_tx(legacy).encoded_2718();
-    assert_eq!(decode_eth_tx(&raw, CHAIN, MAX), Err(TxError::NotReplayProtected));
+    assert_eq!(
+        decode_eth_tx(&raw, CHAIN, MAX),
+        Err(TxError::NotReplayProtected)
+    );
 }
 
 #[test]
 fn refuses_blob_transactions() {
     let key = AccountKey::from_seed(b"alice");
-    let blob = TxEip4844 { chain_id: CHAIN, gas_limit: 21_000, ..Default::default() };
+    let blob = TxEip4844 {
+        chain_id: CHAIN,
+        gas_limit: 21_000,
+        ..Default::default()
+    };
     let raw = key.sign_tx(blob).encoded_2718();
-    assert!(matches!(decode_eth_tx(&raw, CHAIN, MAX), Err(TxError::TypeNotSupported(_))));
+    assert!(matches!(
+        decode_eth_tx(&raw, CHAIN, MAX),
+        Err(TxError::TypeNotSupported(_))
+    ));
 }
 
 #[test]
@@ -68,23 +96,41 @@ fn refuses_bad_signature_and_high_s() {
     .expect("curve order");
     let high_s = Signature::new(good.r(), n - good.s(), !good.v());
     let raw = TxEnvelope::from(tx.clone().into_signed(high_s)).encoded_2718();
-    assert!(matches!(decode_eth_tx(&raw, CHAIN, MAX), Err(TxError::InvalidSignature(_))));
+    assert!(matches!(
+        decode_eth_tx(&raw, CHAIN, MAX),
+        Err(TxError::InvalidSignature(_))
+    ));
     let zero = Signature::new(U256::ZERO, U256::ZERO, false);
     let raw = TxEnvelope::from(tx.into_signed(zero)).encoded_2718();
-    assert!(matches!(decode_eth_tx(&raw, CHAIN, MAX), Err(TxError::InvalidSignature(_))));
+    assert!(matches!(
+        decode_eth_tx(&raw, CHAIN, MAX),
+        Err(TxError::InvalidSignature(_))
+    ));
 }
 
 #[test]
 fn refuses_malformed_and_oversized() {
     assert_eq!(decode_eth_tx(&[], CHAIN, MAX), Err(TxError::Empty));
-    assert!(matches!(decode_eth_tx(&[0x02, 0xc0], CHAIN, MAX), Err(TxError::Decode(_))));
-    assert!(matches!(decode_eth_tx(&[0xff; 10], CHAIN, MAX), Err(TxError::Decode(_))));
+    assert!(matches!(
+        decode_eth_tx(&[0x02, 0xc0], CHAIN, MAX),
+        Err(TxError::Decode(_))
+    ));
+    assert!(matches!(
+        decode_eth_tx(&[0xff; 10], CHAIN, MAX),
+        Err(TxError::Decode(_))
+    ));
     let key = AccountKey::from_seed(b"alice");
     let mut raw = key.sign_tx(eip1559(CHAIN, vec![])).encoded_2718();
     raw.push(0);
-    assert_eq!(decode_eth_tx(&raw, CHAIN, MAX), Err(TxError::TrailingBytes(1)));
+    assert_eq!(
+        decode_eth_tx(&raw, CHAIN, MAX),
+        Err(TxError::TrailingBytes(1))
+    );
     let big = key.sign_tx(eip1559(CHAIN, vec![1; MAX])).encoded_2718();
-    assert!(matches!(decode_eth_tx(&big, CHAIN, MAX), Err(TxError::Oversized { .. })));
+    assert!(matches!(
+        decode_eth_tx(&big, CHAIN, MAX),
+        Err(TxError::Oversized { .. })
+    ));
 }
 
 proptest! {

@@ -15,41 +15,132 @@ fn cast_and_ethers_against_a_single_validator() {
 
     assert_eq!(cast(&url, &["chain-id"]).expect("chain-id"), "1337");
     let to = "0x00000000000000000000000000000000000b0b01";
-    cast(&url, &["send", "--private-key", &key, to, "--value", "0.25ether"]).expect("value transfer");
-    assert_eq!(cast(&url, &["balance", to]).expect("balance"), "250000000000000000");
+    cast(
+        &url,
+        &["send", "--private-key", &key, to, "--value", "0.25ether"],
+    )
+    .expect("value transfer");
+    assert_eq!(
+        cast(&url, &["balance", to]).expect("balance"),
+        "250000000000000000"
+    );
 
     let dir = tempfile::tempdir().expect("tmp");
     let artifact = compile_contracts(dir.path());
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&artifact).expect("artifact")).expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&artifact).expect("artifact")).expect("json");
     let bytecode = json["bytecode"].as_str().expect("bytecode");
-    let deployed = cast(&url, &[
-        "send", "--private-key", &key, "--json", "--create", bytecode,
-        "constructor(string,string,uint256)", "Cast", "CST", "1000000",
-    ])
+    let deployed = cast(
+        &url,
+        &[
+            "send",
+            "--private-key",
+            &key,
+            "--json",
+            "--create",
+            bytecode,
+            "constructor(string,string,uint256)",
+            "Cast",
+            "CST",
+            "1000000",
+        ],
+    )
     .expect("deploy token");
     let receipt: serde_json::Value = serde_json::from_str(&deployed).expect("receipt json");
     assert_eq!(receipt["status"], "0x1");
-    let token = receipt["contractAddress"].as_str().expect("contract address").to_owned();
+    let token = receipt["contractAddress"]
+        .as_str()
+        .expect("contract address")
+        .to_owned();
 
-    let sent = cast(&url, &["send", "--private-key", &key, "--json", &token, "transfer(address,uint256)", to, "777"]).expect("transfer");
+    let sent = cast(
+        &url,
+        &[
+            "send",
+            "--private-key",
+            &key,
+            "--json",
+            &token,
+            "transfer(address,uint256)",
+            to,
+            "777",
+        ],
+    )
+    .expect("transfer");
     let receipt: serde_json::Value = serde_json::from_str(&sent).expect("receipt json");
     let block = receipt["blockNumber"].as_str().expect("block").to_owned();
     let balance = cast(&url, &["call", &token, "balanceOf(address)(uint256)", to]).expect("call");
     assert_eq!(balance, "777");
-    let logs = cast(&url, &["logs", "--json", "--from-block", &block, "--to-block", &block, "--address", &token, "Transfer(address,address,uint256)"]).expect("logs");
+    let logs = cast(
+        &url,
+        &[
+            "logs",
+            "--json",
+            "--from-block",
+            &block,
+            "--to-block",
+            &block,
+            "--address",
+            &token,
+            "Transfer(address,address,uint256)",
+        ],
+    )
+    .expect("logs");
     let logs: serde_json::Value = serde_json::from_str(&logs).expect("logs json");
     assert_eq!(logs.as_array().map(Vec::len), Some(1), "{logs}");
-    assert_eq!(u64::from_str_radix(logs[0]["data"].as_str().expect("data").trim_start_matches("0x"), 16).ok(), Some(777));
+    assert_eq!(
+        u64::from_str_radix(
+            logs[0]["data"]
+                .as_str()
+                .expect("data")
+                .trim_start_matches("0x"),
+            16
+        )
+        .ok(),
+        Some(777)
+    );
 
     // The revert reason reaches cast, from eth_call and from eth_estimateGas.
-    let err = cast(&url, &["call", "--from", &me, &token, "transfer(address,uint256)", to, "1000000000000"]).expect_err("must revert");
+    let err = cast(
+        &url,
+        &[
+            "call",
+            "--from",
+            &me,
+            &token,
+            "transfer(address,uint256)",
+            to,
+            "1000000000000",
+        ],
+    )
+    .expect_err("must revert");
     assert!(err.contains("Token: balance too low"), "{err}");
-    let err = cast(&url, &["send", "--private-key", &key, &token, "transfer(address,uint256)", "0x0000000000000000000000000000000000000000", "1"]).expect_err("must revert");
+    let err = cast(
+        &url,
+        &[
+            "send",
+            "--private-key",
+            &key,
+            &token,
+            "transfer(address,uint256)",
+            "0x0000000000000000000000000000000000000000",
+            "1",
+        ],
+    )
+    .expect_err("must revert");
     assert!(err.contains("Token: transfer to the zero address"), "{err}");
 
     let http = url.clone();
     let ws = url.replace("http://", "ws://");
-    let out = node_script("ethers-e2e.mjs", &[&http, &ws, &dev_key_hex(&net, 1), artifact.to_str().expect("utf8 path")]);
+    let out = node_script(
+        "ethers-e2e.mjs",
+        &[
+            &http,
+            &ws,
+            &dev_key_hex(&net, 1),
+            artifact.to_str().expect("utf8 path"),
+        ],
+    );
     assert!(out.contains("all checks passed"), "{out}");
     assert!(net.wait_height(0, 3, Duration::from_secs(10)).is_some());
 }

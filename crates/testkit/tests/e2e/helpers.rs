@@ -3,7 +3,8 @@ use std::{path::PathBuf, process::Command};
 use bevm_testkit::workspace_root;
 
 pub fn e2e_dir() -> PathBuf {
-    std::env::var_os("BEVM_E2E_DIR").map_or_else(|| workspace_root().join("tests/e2e"), PathBuf::from)
+    std::env::var_os("BEVM_E2E_DIR")
+        .map_or_else(|| workspace_root().join("tests/e2e"), PathBuf::from)
 }
 
 fn tool(name: &str) -> PathBuf {
@@ -19,7 +20,12 @@ fn tool(name: &str) -> PathBuf {
 /// failure. The URL goes before positional arguments, which would otherwise swallow it.
 pub fn cast(url: &str, args: &[&str]) -> Result<String, String> {
     let (sub, rest) = args.split_first().expect("a cast subcommand");
-    let out = Command::new(tool("cast")).arg(sub).args(["--rpc-url", url]).args(rest).output().map_err(|e| format!("cannot run cast ({e}); run `make tools`"))?;
+    let out = Command::new(tool("cast"))
+        .arg(sub)
+        .args(["--rpc-url", url])
+        .args(rest)
+        .output()
+        .map_err(|e| format!("cannot run cast ({e}); run `make tools`"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     // cast 1.7 prints some server errors (a reverted eth_call) to stderr yet exits with 0.
@@ -50,7 +56,11 @@ pub fn node_script(script: &str, args: &[&str]) -> String {
         .current_dir(e2e_dir())
         .output()
         .expect("node runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{script} failed:\n{text}");
     text
 }

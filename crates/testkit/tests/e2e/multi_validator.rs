@@ -26,11 +26,14 @@ fn load(rpc: Rpc, key: bevm_primitives::keys::AccountKey, stop: Arc<AtomicBool>)
         let body = serde_json::to_vec(&batch).expect("json");
         match rpc.post_raw(&body) {
             Ok((_, text)) => {
-                let answers: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
+                let answers: Vec<serde_json::Value> =
+                    serde_json::from_str(&text).unwrap_or_default();
                 nonce += answers.iter().filter(|a| a.get("result").is_some()).count() as u64;
                 if answers.iter().any(|a| a.get("error").is_some()) {
                     // Mempool full or nonce out of sync: resync from the pending nonce.
-                    if let Ok(n) = rpc.call("eth_getTransactionCount", json!([key.address(), "pending"])) {
+                    if let Ok(n) =
+                        rpc.call("eth_getTransactionCount", json!([key.address(), "pending"]))
+                    {
                         nonce = bevm_testkit::rpc::quantity(&n).unwrap_or(nonce as u128) as u64;
                     }
                     std::thread::sleep(Duration::from_millis(200));
@@ -44,7 +47,9 @@ fn load(rpc: Rpc, key: bevm_primitives::keys::AccountKey, stop: Arc<AtomicBool>)
 }
 
 fn block_at(rpc: &Rpc, n: u64) -> (String, String, String) {
-    let b = rpc.call("eth_getBlockByNumber", json!([format!("0x{n:x}"), false])).expect("block");
+    let b = rpc
+        .call("eth_getBlockByNumber", json!([format!("0x{n:x}"), false]))
+        .expect("block");
     let s = |k: &str| b[k].as_str().unwrap_or_default().to_owned();
     (s("hash"), s("stateRoot"), s("receiptsRoot"))
 }
@@ -61,35 +66,74 @@ fn four_validators_agree_and_a_killed_one_catches_up() {
         })
         .collect();
     let start = net.rpc(0).block_number().expect("height");
-    net.wait_height(0, start + 3, Duration::from_secs(30)).expect("blocks under load");
+    net.wait_height(0, start + 3, Duration::from_secs(30))
+        .expect("blocks under load");
 
     net.kill_validator(3);
     let killed_at = net.rpc(0).block_number().expect("height");
-    net.wait_height(0, killed_at + 5, Duration::from_secs(60)).expect("3 of 4 validators keep going");
+    net.wait_height(0, killed_at + 5, Duration::from_secs(60))
+        .expect("3 of 4 validators keep going");
     net.start_validator(3).expect("restart validator 3");
     let target = net.rpc(0).block_number().expect("height") + 3;
-    net.wait_height(3, target, Duration::from_secs(120)).expect("restarted validator catches up");
+    net.wait_height(3, target, Duration::from_secs(120))
+        .expect("restarted validator catches up");
 
     stop.store(true, Ordering::Relaxed);
-    let sent: u64 = workers.into_iter().map(|w| w.join().expect("load thread")).sum();
+    let sent: u64 = workers
+        .into_iter()
+        .map(|w| w.join().expect("load thread"))
+        .sum();
     assert!(sent > 0, "load generator sent nothing");
 
     // Every height, every node: same block hash, state root (app hash) and receipts root.
-    let end = (0..4).map(|i| net.rpc(i).block_number().expect("height")).min().expect("4 nodes");
+    let end = (0..4)
+        .map(|i| net.rpc(i).block_number().expect("height"))
+        .min()
+        .expect("4 nodes");
     let mut txs_seen = 0;
     for n in 1..=end {
         let reference = block_at(&net.rpc(0), n);
         assert!(!reference.0.is_empty(), "block {n} missing");
         for i in 1..4 {
-            assert_eq!(block_at(&net.rpc(i), n), reference, "validator {i} differs at height {n}");
+            assert_eq!(
+                block_at(&net.rpc(i), n),
+                reference,
+                "validator {i} differs at height {n}"
+            );
         }
-        txs_seen += net.rpc(0).call("eth_getBlockTransactionCountByNumber", json!([format!("0x{n:x}")])).ok().and_then(|v| bevm_testkit::rpc::quantity(&v)).unwrap_or(0);
+        txs_seen += net
+            .rpc(0)
+            .call(
+                "eth_getBlockTransactionCountByNumber",
+                json!([format!("0x{n:x}")]),
+            )
+            .ok()
+            .and_then(|v| bevm_testkit::rpc::quantity(&v))
+            .unwrap_or(0);
     }
     assert!(txs_seen > 0, "no transactions were included");
     // The restarted node answers for accounts the load changed.
-    let nonce_0 = net.rpc(0).call("eth_getTransactionCount", json!([net.keys[0].address(), "latest"])).expect("nonce");
-    let nonce_3 = net.rpc(3).call("eth_getTransactionCount", json!([net.keys[0].address(), format!("0x{end:x}")])).expect("nonce");
-    let at_end_0 = net.rpc(0).call("eth_getTransactionCount", json!([net.keys[0].address(), format!("0x{end:x}")])).expect("nonce");
+    let nonce_0 = net
+        .rpc(0)
+        .call(
+            "eth_getTransactionCount",
+            json!([net.keys[0].address(), "latest"]),
+        )
+        .expect("nonce");
+    let nonce_3 = net
+        .rpc(3)
+        .call(
+            "eth_getTransactionCount",
+            json!([net.keys[0].address(), format!("0x{end:x}")]),
+        )
+        .expect("nonce");
+    let at_end_0 = net
+        .rpc(0)
+        .call(
+            "eth_getTransactionCount",
+            json!([net.keys[0].address(), format!("0x{end:x}")]),
+        )
+        .expect("nonce");
     assert_eq!(nonce_3, at_end_0);
     assert!(bevm_testkit::rpc::quantity(&nonce_0) >= bevm_testkit::rpc::quantity(&at_end_0));
 }

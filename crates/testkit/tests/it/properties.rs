@@ -5,7 +5,10 @@ use proptest::prelude::*;
 
 /// A random block: (sender index, recipient byte, value) transfers.
 fn blocks() -> impl Strategy<Value = Vec<Vec<(usize, u8, u64)>>> {
-    prop::collection::vec(prop::collection::vec((0usize..3, any::<u8>(), 0u64..1_000_000_000_000), 0..6), 1..6)
+    prop::collection::vec(
+        prop::collection::vec((0usize..3, any::<u8>(), 0u64..1_000_000_000_000), 0..6),
+        1..6,
+    )
 }
 
 fn run(blocks: &[Vec<(usize, u8, u64)>]) -> (Vec<B256>, TestNode) {
@@ -16,7 +19,13 @@ fn run(blocks: &[Vec<(usize, u8, u64)>]) -> (Vec<B256>, TestNode) {
         let raws = block
             .iter()
             .map(|&(s, to, value)| {
-                let raw = txs::transfer(&node.keys[s], 1337, nonces[s], Address::repeat_byte(to), U256::from(value));
+                let raw = txs::transfer(
+                    &node.keys[s],
+                    1337,
+                    nonces[s],
+                    Address::repeat_byte(to),
+                    U256::from(value),
+                );
                 nonces[s] += 1;
                 raw
             })

@@ -25,30 +25,53 @@ fn transfers() -> String {
 fn run_load(url: &str, key: &str) -> String {
     let out = Command::new("node")
         .arg(e2e_dir().join("load.mjs"))
-        .args([url, key, e2e_dir().join("build/Token.json").to_str().expect("utf8"), &transfers(), "200"])
+        .args([
+            url,
+            key,
+            e2e_dir().join("build/Token.json").to_str().expect("utf8"),
+            &transfers(),
+            "200",
+        ])
         .current_dir(e2e_dir())
         .output()
         .expect("node runs");
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(out.status.success(), "load failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "load failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// CometBFT's timeout_commit for the run (`BEVM_LOAD_BLOCK_MS`, default 1000 like `make run`).
 fn block_ms() -> u64 {
-    std::env::var("BEVM_LOAD_BLOCK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    std::env::var("BEVM_LOAD_BLOCK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
 }
 
 fn bevm(validators: usize) {
     let net = Devnet::start(validators, block_ms()).expect("devnet");
     let key = net.keys[0].to_secret_hex();
     let result = run_load(&net.rpc(0).url(), &key);
-    let pid = net.validators[0].node.as_ref().and_then(|n| n.pid()).expect("node pid");
+    let pid = net.validators[0]
+        .node
+        .as_ref()
+        .and_then(|n| n.pid())
+        .expect("node pid");
     println!(
         "bevm validators={validators} timeout_commit_ms={}: {result} peak_rss_mib={}",
         block_ms(),
@@ -74,8 +97,18 @@ fn load_anvil() {
     let port = free_port();
     let dir = tempfile::tempdir().expect("tmp");
     let mut cmd = Command::new(e2e_dir().join("node_modules/.bin/anvil"));
-    cmd.args(["--port", &port.to_string(), "--block-time", "1", "--gas-limit", "1000000000", "--chain-id", "1337"]);
-    let _anvil = ChildGuard::spawn("anvil", cmd, &dir.path().join("anvil.log")).expect("anvil starts");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--block-time",
+        "1",
+        "--gas-limit",
+        "1000000000",
+        "--chain-id",
+        "1337",
+    ]);
+    let _anvil =
+        ChildGuard::spawn("anvil", cmd, &dir.path().join("anvil.log")).expect("anvil starts");
     let rpc = Rpc::new(port);
     wait_for(Duration::from_secs(30), || rpc.block_number()).expect("anvil answers");
     println!("anvil --block-time 1: {}", run_load(&rpc.url(), ANVIL_KEY));
