@@ -1,11 +1,7 @@
 //! Benchmarks live in `benches/`; this library holds their shared fixtures.
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use bevm_primitives::{
-    genesis::{Genesis, GenesisAccount},
-    keys::AccountKey,
-    units::btc_to_wei,
-};
+use bevm_primitives::{genesis::Genesis, keys::AccountKey, units::btc_to_wei};
 use bevm_testkit::{txs, TestNode};
 
 /// A chain with a deployed ERC-20 and `senders` accounts that each hold tokens, plus the
@@ -22,16 +18,8 @@ impl Erc20Fixture {
         let keys: Vec<AccountKey> = (0..=senders)
             .map(|i| AccountKey::from_seed(format!("bench {i}").as_bytes()))
             .collect();
-        let mut genesis = Genesis::devnet(1337);
-        for k in &keys {
-            genesis.devnet_alloc.insert(
-                k.address(),
-                GenesisAccount {
-                    balance: btc_to_wei(100),
-                    ..Default::default()
-                },
-            );
-        }
+        let genesis =
+            Genesis::devnet_funded(1337, keys.iter().map(AccountKey::address), btc_to_wei(100));
         let mut node = TestNode::with_genesis(genesis, keys.clone());
         let owner = &keys[0];
         let supply = U256::from(10u64).pow(U256::from(30u64));

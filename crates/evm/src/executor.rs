@@ -155,12 +155,7 @@ pub fn execute_block(
         mix_hash: input.prevrandao,
         nonce: B64::ZERO,
         base_fee_per_gas: Some(input.base_fee),
-        withdrawals_root: Some(EMPTY_ROOT_HASH),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
-        ..Header::default()
+        ..prague_header_fields()
     };
     Ok(ExecutedBlock {
         header,
@@ -182,6 +177,14 @@ pub fn genesis_header(spec: &ChainSpec, timestamp: u64, state_root: B256) -> Hea
         gas_limit: spec.params.block_gas_limit,
         timestamp,
         base_fee_per_gas: Some(spec.params.initial_base_fee),
+        ..prague_header_fields()
+    }
+}
+
+/// The header fields later forks added, with this chain's constant values: no withdrawals,
+/// no blobs, no beacon root, no execution-layer requests.
+fn prague_header_fields() -> Header {
+    Header {
         withdrawals_root: Some(EMPTY_ROOT_HASH),
         blob_gas_used: Some(0),
         excess_blob_gas: Some(0),

@@ -119,6 +119,25 @@ impl Genesis {
         }
     }
 
+    /// A devnet genesis that gives `balance` wei to each of `accounts` (development only).
+    pub fn devnet_funded(
+        evm_chain_id: u64,
+        accounts: impl IntoIterator<Item = Address>,
+        balance: U256,
+    ) -> Self {
+        let mut genesis = Self::devnet(evm_chain_id);
+        for address in accounts {
+            genesis.devnet_alloc.insert(
+                address,
+                GenesisAccount {
+                    balance,
+                    ..Default::default()
+                },
+            );
+        }
+        genesis
+    }
+
     /// Parses and validates the `app_state` bytes of a CometBFT genesis.
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{bail, Context as _};
 use bevm_config::{generate_network, NetworkSpec, Ports};
 use bevm_primitives::{
-    genesis::{Genesis, GenesisAccount},
+    genesis::Genesis,
     keys::{devnet_keys, AccountKey},
     units::btc_to_wei,
 };
@@ -72,16 +72,8 @@ impl Devnet {
     pub fn start(validators: usize, block_ms: u64) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("bevm-devnet-").tempdir()?;
         let keys = devnet_keys(10);
-        let mut genesis = Genesis::devnet(1337);
-        for k in &keys {
-            genesis.devnet_alloc.insert(
-                k.address(),
-                GenesisAccount {
-                    balance: btc_to_wei(1000),
-                    ..Default::default()
-                },
-            );
-        }
+        let genesis =
+            Genesis::devnet_funded(1337, keys.iter().map(AccountKey::address), btc_to_wei(1000));
         let ports: Vec<Ports> = (0..validators)
             .map(|_| Ports {
                 p2p: free_port(),

@@ -4,11 +4,7 @@
 use alloy_primitives::{Bytes, B256, U256};
 use bevm_app::{mempool::CheckError, App, BlockRequest, TxResult};
 use bevm_evm::StateReader;
-use bevm_primitives::{
-    genesis::{Genesis, GenesisAccount},
-    keys::AccountKey,
-    units::btc_to_wei,
-};
+use bevm_primitives::{genesis::Genesis, keys::AccountKey, units::btc_to_wei};
 use bevm_store::Store;
 
 /// Genesis time of test chains (2026-01-01T00:00:00Z).
@@ -29,16 +25,8 @@ impl TestNode {
         let keys: Vec<AccountKey> = (0..accounts)
             .map(|i| AccountKey::from_seed(format!("testnode {i}").as_bytes()))
             .collect();
-        let mut genesis = Genesis::devnet(1337);
-        for k in &keys {
-            genesis.devnet_alloc.insert(
-                k.address(),
-                GenesisAccount {
-                    balance: btc_to_wei(1000),
-                    ..Default::default()
-                },
-            );
-        }
+        let genesis =
+            Genesis::devnet_funded(1337, keys.iter().map(AccountKey::address), btc_to_wei(1000));
         Self::with_genesis(genesis, keys)
     }
 
