@@ -2,8 +2,8 @@
 //! receipts and the transaction index. Written once, in the block's commit batch, and only read
 //! afterwards, so every RPC answer about a block is the same on every node and across restarts.
 //!
-//! Keys in [`Column::Blocks`]: `"b" ++ number` block, `"r" ++ number` receipts, `"h" ++ number`
-//! hash. [`Column::BlockHashes`]: hash → number. [`Column::TxIndex`]: tx hash → number ++ index.
+//! Keys in [`Column::Blocks`]: `"b" ++ number` block, `"H" ++ number` its header alone (so
+//! header reads never decode transactions), `"r" ++ number` receipts, `"h" ++ number` hash. [`Column::BlockHashes`]: hash → number. [`Column::TxIndex`]: tx hash → number ++ index.
 
 use alloy_consensus::{Header, ReceiptEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
@@ -46,6 +46,9 @@ pub fn stage_block(
     let mut encoded = Vec::with_capacity(block.length());
     block.encode(&mut encoded);
     batch.put_owned(Column::Blocks, key(b'b', number).to_vec(), encoded);
+    let mut header = Vec::with_capacity(block.header.length());
+    block.header.encode(&mut header);
+    batch.put_owned(Column::Blocks, key(b'H', number).to_vec(), header);
     let receipts: Vec<Bytes> = receipts.iter().map(|r| r.encoded_2718().into()).collect();
     let mut encoded = Vec::new();
     receipts.encode(&mut encoded);
@@ -104,6 +107,21 @@ pub fn block(store: &Store, number: u64) -> Result<Option<StoredBlock>, EvmError
         .map(Some)
         .map_err(|_| EvmError::Corrupt {
             what: "stored block",
+        })
+}
+
+/// The header of block `number`, without reading its transactions.
+///
+/// # Errors
+/// Storage failures and corrupt records.
+pub fn header(store: &Store, number: u64) -> Result<Option<Header>, EvmError> {
+    let Some(bytes) = store.get_aux(Column::Blocks, &key(b'H', number))? else {
+        return Ok(None);
+    };
+    Header::decode(&mut bytes.as_slice())
+        .map(Some)
+        .map_err(|_| EvmError::Corrupt {
+            what: "stored header",
         })
 }
 

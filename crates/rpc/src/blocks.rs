@@ -77,6 +77,18 @@ impl EthApi {
         }))
     }
 
+    /// A block's header and hash, without its transactions.
+    pub(crate) fn header(
+        &self,
+        number: u64,
+    ) -> Result<Option<(alloy_consensus::Header, B256)>, RpcError> {
+        let Some(header) = chain::header(&self.store, number)? else {
+            return Ok(None);
+        };
+        let hash = chain::block_hash(&self.store, number)?.unwrap_or_else(|| header.hash_slow());
+        Ok(Some((header, hash)))
+    }
+
     pub(crate) fn tx_count(&self, number: u64) -> Result<Option<u64>, RpcError> {
         Ok(self.stored_block(number)?.map(|(b, _)| b.txs.len() as u64))
     }

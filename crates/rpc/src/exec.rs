@@ -45,10 +45,9 @@ fn map_call_error(e: CallError) -> RpcError {
 impl EthApi {
     fn call_context(&self, id: Option<BlockId>) -> Result<(BlockState, BlockInput), RpcError> {
         let number = self.resolve(id.unwrap_or_default())?;
-        let (block, _) = self
-            .stored_block(number)?
+        let (h, _) = self
+            .header(number)?
             .ok_or_else(|| RpcError::NotFound("header not found".into()))?;
-        let h = block.header;
         let input = BlockInput {
             number: h.number,
             timestamp: h.timestamp,
@@ -91,9 +90,9 @@ impl EthApi {
     /// Base fee of the next block.
     pub(crate) fn next_base_fee(&self) -> Result<u64, RpcError> {
         let (head, _) = self
-            .stored_block(self.latest()?)?
+            .header(self.latest()?)?
             .ok_or_else(|| RpcError::internal("latest block missing"))?;
-        Ok(self.spec.next_base_fee(&head.header))
+        Ok(self.spec.next_base_fee(&head))
     }
 
     pub(crate) fn max_priority_fee(&self) -> u128 {

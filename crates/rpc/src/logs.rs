@@ -20,10 +20,10 @@ impl EthApi {
     fn logs_in_range(&self, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>, RpcError> {
         let mut out = Vec::new();
         for number in from..=to {
-            let Some((block, _)) = self.stored_block(number)? else {
+            let Some((header, _)) = self.header(number)? else {
                 break;
             };
-            if !filter.matches_bloom(block.header.logs_bloom) {
+            if !filter.matches_bloom(header.logs_bloom) {
                 continue;
             }
             for receipt in self.block_receipts(number)?.unwrap_or_default() {
@@ -162,7 +162,7 @@ impl Filters {
             Kind::Blocks => {
                 let mut hashes: Vec<B256> = Vec::new();
                 for n in from..=to {
-                    if let Some((_, hash)) = api.stored_block(n)? {
+                    if let Some((_, hash)) = api.header(n)? {
                         hashes.push(hash);
                     }
                 }
