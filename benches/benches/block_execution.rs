@@ -75,7 +75,39 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut salt = 0u64;
+    // Split of the full path: FinalizeBlock (everything computed, nothing written) vs Commit
+    // (the RocksDB write of the block's batch).
+    let mut salt = 1_000_000u64;
+    for (name, commit_only) in [("finalize_only", false), ("commit_only", true)] {
+        group.bench_function(format!("{name}/txs={TXS}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    salt += 1;
+                    let txs = fx.next_block(TXS, salt);
+                    let height = fx.node.height() + 1;
+                    let req = bevm_app::BlockRequest {
+                        height,
+                        time: 1_800_000_000 + height,
+                        hash: Default::default(),
+                        txs,
+                    };
+                    let start = Instant::now();
+                    fx.node.app.finalize_block(req).expect("finalize");
+                    let finalized = start.elapsed();
+                    let start = Instant::now();
+                    fx.node.app.commit().expect("commit");
+                    total += if commit_only {
+                        start.elapsed()
+                    } else {
+                        finalized
+                    };
+                }
+                total
+            })
+        });
+    }
+
     group.bench_function(format!("finalize_and_commit_erc20_block/txs={TXS}"), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
