@@ -23,16 +23,7 @@ impl Erc20Fixture {
         let mut node = TestNode::with_genesis(genesis, keys.clone());
         let owner = &keys[0];
         let supply = U256::from(10u64).pow(U256::from(30u64));
-        let deploy = txs::eip1559(
-            owner,
-            1337,
-            0,
-            TxKind::Create,
-            U256::ZERO,
-            txs::token_deploy_code(supply),
-            2_000_000,
-            Default::default(),
-        );
+        let deploy = txs::deploy_token(owner, 1337, 0, supply);
         node.block(vec![deploy]);
         let token = owner.address().create(0);
         let mut nonce = 1;

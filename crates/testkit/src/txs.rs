@@ -111,6 +111,42 @@ pub fn legacy(
     key.sign_tx(tx).encoded_2718().into()
 }
 
+/// Deploys the test token with `supply` minted to the sender; it lands at
+/// `key.address().create(nonce)`.
+pub fn deploy_token(key: &AccountKey, chain_id: u64, nonce: u64, supply: U256) -> Bytes {
+    eip1559(
+        key,
+        chain_id,
+        nonce,
+        TxKind::Create,
+        U256::ZERO,
+        token_deploy_code(supply),
+        2_000_000,
+        Fees::default(),
+    )
+}
+
+/// `token.transfer(to, value)` with a 100,000 gas limit.
+pub fn token_transfer(
+    key: &AccountKey,
+    chain_id: u64,
+    nonce: u64,
+    token: Address,
+    to: Address,
+    value: U256,
+) -> Bytes {
+    eip1559(
+        key,
+        chain_id,
+        nonce,
+        TxKind::Call(token),
+        U256::ZERO,
+        transfer_call(to, value),
+        100_000,
+        Fees::default(),
+    )
+}
+
 /// A plain value transfer.
 pub fn transfer(key: &AccountKey, chain_id: u64, nonce: u64, to: Address, value: U256) -> Bytes {
     eip1559(

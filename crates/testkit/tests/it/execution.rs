@@ -37,16 +37,7 @@ fn erc20_deploy_transfer_logs_and_revert() {
     let a = node.keys[0].clone();
     let b = node.keys[1].address();
     let supply = U256::from(1_000_000u64);
-    let deploy = txs::eip1559(
-        &a,
-        1337,
-        0,
-        TxKind::Create,
-        U256::ZERO,
-        txs::token_deploy_code(supply),
-        2_000_000,
-        Default::default(),
-    );
+    let deploy = txs::deploy_token(&a, 1337, 0, supply);
     let token = a.address().create(0);
     let transfer = txs::eip1559(
         &a,
@@ -164,20 +155,7 @@ fn base_fee_follows_eip1559_and_never_drops_below_the_minimum() {
         tip: 0,
     };
     let to = Address::repeat_byte(7);
-    let batch: Vec<Bytes> = (0..4)
-        .map(|n| {
-            txs::eip1559(
-                &keys[0],
-                1337,
-                n,
-                TxKind::Call(to),
-                U256::from(1u64),
-                Bytes::new(),
-                21_000,
-                fees,
-            )
-        })
-        .collect();
+    let batch: Vec<Bytes> = transfers(&keys[0], 0..4, to, fees);
     let (results, _) = node.block(batch);
     // Four transfers want 84_000 gas of 100_000: all fit.
     assert!(results.iter().all(|r| r.code == 0));
@@ -201,20 +179,7 @@ fn base_fee_follows_eip1559_and_never_drops_below_the_minimum() {
         Some(node.genesis.params.min_base_fee)
     );
     // A fifth transfer in a block with only 16_000 gas left is skipped, not half-applied.
-    let big: Vec<Bytes> = (4..9)
-        .map(|n| {
-            txs::eip1559(
-                &keys[0],
-                1337,
-                n,
-                TxKind::Call(to),
-                U256::from(1u64),
-                Bytes::new(),
-                21_000,
-                fees,
-            )
-        })
-        .collect();
+    let big: Vec<Bytes> = transfers(&keys[0], 4..9, to, fees);
     let (results, _) = node.block(big);
     assert_eq!(results.iter().filter(|r| r.code == 0).count(), 4);
     assert!(results[4].log.contains("gas limit reached"));
@@ -262,3 +227,26 @@ fn headers_chain_and_survive_reopening() {
 }
 
 use alloy_eips::eip2718::Decodable2718 as _;
+
+/// Value transfers of 1 wei with nonces `nonces` and the given fees.
+fn transfers(
+    key: &bevm_primitives::keys::AccountKey,
+    nonces: std::ops::Range<u64>,
+    to: Address,
+    fees: txs::Fees,
+) -> Vec<Bytes> {
+    nonces
+        .map(|n| {
+            txs::eip1559(
+                key,
+                1337,
+                n,
+                TxKind::Call(to),
+                U256::from(1u64),
+                Bytes::new(),
+                21_000,
+                fees,
+            )
+        })
+        .collect()
+}
