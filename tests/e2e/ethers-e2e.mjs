@@ -44,12 +44,18 @@ const token = await factory.deploy("Ethers", "ETH5", 1000000n);
 await token.waitForDeployment();
 const tokenAddress = await token.getAddress();
 check((await provider.getCode(tokenAddress)).length > 2, "token deployed");
+// eth_subscribe("logs") over WebSocket: the Transfer arrives as an event.
+const wsToken = new ethers.Contract(tokenAddress, artifact.abi, ws);
+const gotEvent = new Promise((resolve) => wsToken.once("Transfer", (from, toAddr, value) => resolve({ from, toAddr, value })));
 const t = await token.transfer(to, 250n);
 const tr = await t.wait();
 check(tr.status === 1, "token transfer mined");
 check((await token.balanceOf(to)) === 250n, "token balanceOf");
 const events = await token.queryFilter(token.filters.Transfer(wallet.address, to), tr.blockNumber, tr.blockNumber);
 check(events.length === 1 && events[0].args.value === 250n, "Transfer event via eth_getLogs");
+
+const event = await Promise.race([gotEvent, new Promise((_, rej) => setTimeout(() => rej(new Error("no Transfer log over WebSocket within 30s")), 30000))]);
+check(event.toAddr === to && event.value === 250n, "logs subscription delivers the Transfer");
 
 let reason = null;
 try {

@@ -6,3 +6,4 @@ mod bad_input;
 mod clients;
 mod helpers;
 mod multi_validator;
+mod rpc_methods;
