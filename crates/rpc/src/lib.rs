@@ -14,6 +14,7 @@ mod blocks;
 mod comet;
 pub mod error;
 mod exec;
+mod lanes;
 mod logs;
 mod server;
 

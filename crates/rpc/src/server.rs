@@ -66,8 +66,12 @@ pub async fn start(
         .max_connections(settings.max_connections)
         .set_id_provider(HexIds::default())
         .build();
+    let mempool = ctx.api.mempool.clone();
+    let lanes = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(move |service| crate::lanes::SenderLanes::new(service, mempool.clone()));
     let server = Server::builder()
         .set_config(config)
+        .set_rpc_middleware(lanes)
         .build(settings.listen)
         .await?;
     let addr = server.local_addr()?;
