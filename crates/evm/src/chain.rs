@@ -165,3 +165,70 @@ pub fn tx_location(store: &Store, hash: &B256) -> Result<Option<TxLocation>, Evm
         index: u32::from_be_bytes(index),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_consensus::{Eip658Value, Receipt, TxType};
+    use alloy_primitives::{Log, LogData};
+    use bevm_store::Committed;
+
+    use super::*;
+
+    #[test]
+    fn stored_block_receipts_and_index_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let header = Header {
+            number: 7,
+            gas_used: 42_000,
+            timestamp: 1_700_000_000,
+            base_fee_per_gas: Some(10),
+            ..Header::default()
+        };
+        let txs = vec![
+            Bytes::from_static(b"\x02first"),
+            Bytes::from_static(b"\x02second"),
+        ];
+        let block = StoredBlock {
+            header: header.clone(),
+            txs: txs.clone(),
+            senders: vec![Address::repeat_byte(1), Address::repeat_byte(2)],
+        };
+        let log = Log {
+            address: Address::repeat_byte(9),
+            data: LogData::new_unchecked(vec![B256::repeat_byte(3)], Bytes::from_static(b"data")),
+        };
+        let receipts: Vec<ReceiptEnvelope> = [(true, 21_000, vec![log]), (false, 42_000, vec![])]
+            .into_iter()
+            .map(|(ok, gas, logs)| {
+                let r = Receipt {
+                    status: Eip658Value::Eip658(ok),
+                    cumulative_gas_used: gas,
+                    logs,
+                };
+                ReceiptEnvelope::from_typed(TxType::Eip1559, r.with_bloom())
+            })
+            .collect();
+        let hash = header.hash_slow();
+        let mut batch = Batch::default();
+        stage_block(&mut batch, &block, hash, &receipts);
+        store
+            .write(
+                batch,
+                Committed {
+                    height: 7,
+                    app_hash: B256::ZERO,
+                },
+            )
+            .expect("write");
+
+        assert_eq!(self::block(&store, 7).expect("read"), Some(block));
+        assert_eq!(self::header(&store, 7).expect("read"), Some(header));
+        assert_eq!(self::receipts(&store, 7).expect("read"), Some(receipts));
+        assert_eq!(block_hash(&store, 7).expect("read"), Some(hash));
+        assert_eq!(block_number(&store, &hash).expect("read"), Some(7));
+        let second = tx_location(&store, &alloy_primitives::keccak256(&txs[1])).expect("read");
+        assert_eq!(second, Some(TxLocation { block: 7, index: 1 }));
+        assert_eq!(self::block(&store, 8).expect("read"), None);
+    }
+}
