@@ -204,13 +204,12 @@ impl App {
         let Some(spec) = self.spec.as_ref() else {
             return Vec::new();
         };
-        let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
         let (mut gas, mut bytes) = (0u64, 0u64);
         let mut out = Vec::with_capacity(txs.len());
         for raw in txs {
             // Decoding recovers the signature; cheap enough next to execution, and it keeps
             // transactions that went bad in the mempool out of the proposal.
-            let Ok(tx) = self.mempool.senders.decode(&raw, spec.chain_id, max_tx) else {
+            let Ok(tx) = self.mempool.senders.decode(&raw, spec) else {
                 continue;
             };
             let tx_gas = tx.envelope.gas_limit();
@@ -233,9 +232,8 @@ impl App {
         let Some(spec) = self.spec.as_ref() else {
             return false;
         };
-        let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
         let mut gas = 0u64;
-        for tx in self.mempool.senders.decode_all(txs, spec.chain_id, max_tx) {
+        for tx in self.mempool.senders.decode_all(txs, spec) {
             match tx {
                 Ok(tx) => gas = gas.saturating_add(tx.envelope.gas_limit()),
                 Err(_) => return false,
@@ -258,11 +256,7 @@ impl App {
                 committed: parent.number,
             });
         }
-        let max_tx = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let decoded = self
-            .mempool
-            .senders
-            .decode_all(&req.txs, spec.chain_id, max_tx);
+        let decoded = self.mempool.senders.decode_all(&req.txs, &spec);
         let valid: Vec<_> = decoded
             .iter()
             .filter_map(|d| d.as_ref().ok().cloned())

@@ -64,9 +64,8 @@ impl Mempool {
             .spec
             .get()
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
-        let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
         self.senders
-            .decode(raw, spec.chain_id, max_bytes)
+            .decode(raw, spec)
             .map_err(|e| refuse(code::DECODE, e.to_string()))
     }
 
@@ -80,15 +79,11 @@ impl Mempool {
     /// # Errors
     /// See [`CheckState::check`]; also refuses everything before InitChain.
     pub fn check_tx(&self, raw: &[u8]) -> Result<u64, CheckError> {
+        let tx = self.decode(raw)?;
         let spec = self
             .spec
             .get()
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
-        let max_bytes = usize::try_from(spec.params.max_tx_bytes).unwrap_or(usize::MAX);
-        let tx = self
-            .senders
-            .decode(raw, spec.chain_id, max_bytes)
-            .map_err(|e| refuse(code::DECODE, e.to_string()))?;
         let reader = StateReader::latest(self.store.clone());
         let base_fee = self.next_base_fee.load(Ordering::SeqCst);
         let gas = tx.envelope.gas_limit();

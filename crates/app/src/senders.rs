@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use alloy_primitives::{keccak256, Address, Bytes, B256};
+use bevm_evm::ChainSpec;
 use bevm_primitives::tx::{decode_eth_tx_with_sender, EthTx, TxError};
 use parking_lot::Mutex;
 
@@ -32,12 +33,7 @@ impl SenderCache {
     }
 
     /// Decodes every transaction of a block, in order.
-    pub fn decode_all(
-        &self,
-        txs: &[Bytes],
-        chain_id: u64,
-        max_bytes: usize,
-    ) -> Vec<Result<EthTx, TxError>> {
+    pub fn decode_all(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
         let known: Vec<Option<Address>> = {
             let map = self.senders.lock();
             txs.iter()
@@ -45,7 +41,7 @@ impl SenderCache {
                 .collect()
         };
         let decode = |(raw, known): (&Bytes, &Option<Address>)| {
-            decode_eth_tx_with_sender(raw, chain_id, max_bytes, *known)
+            decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), *known)
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let misses = known.iter().filter(|k| k.is_none()).count();
@@ -69,9 +65,10 @@ impl SenderCache {
     }
 
     /// Decodes one transaction, using and filling the cache.
-    pub fn decode(&self, raw: &[u8], chain_id: u64, max_bytes: usize) -> Result<EthTx, TxError> {
+    pub fn decode(&self, raw: &[u8], spec: &ChainSpec) -> Result<EthTx, TxError> {
         let hash = keccak256(raw);
-        let tx = decode_eth_tx_with_sender(raw, chain_id, max_bytes, self.get(&hash))?;
+        let tx =
+            decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), self.get(&hash))?;
         self.remember(hash, tx.sender);
         Ok(tx)
     }

@@ -35,6 +35,11 @@ impl ChainSpec {
         }
     }
 
+    /// Largest raw transaction accepted, as a length.
+    pub fn max_tx_bytes(&self) -> usize {
+        usize::try_from(self.params.max_tx_bytes).unwrap_or(usize::MAX)
+    }
+
     /// revm's configuration for this chain.
     pub fn cfg_env(&self) -> CfgEnv {
         let mut cfg = CfgEnv::new_with_spec(self.spec);

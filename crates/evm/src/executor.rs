@@ -4,7 +4,7 @@ use alloy_consensus::{
     proofs::{calculate_receipt_root, calculate_transaction_root},
     Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction, TxEnvelope, EMPTY_OMMER_ROOT_HASH,
 };
-use alloy_eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Bloom, Bytes, B256, B64, U256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use bevm_primitives::{tx::EthTx, FEE_POOL_ADDRESS};
@@ -192,9 +192,4 @@ fn prague_header_fields() -> Header {
         requests_hash: Some(EMPTY_REQUESTS_HASH),
         ..Header::default()
     }
-}
-
-/// Helper for tests and benches: the EIP-2718 bytes of a signed envelope.
-pub fn encode_envelope(envelope: &TxEnvelope) -> Bytes {
-    envelope.encoded_2718().into()
 }

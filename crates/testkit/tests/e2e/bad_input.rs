@@ -84,7 +84,7 @@ fn bad_transactions_and_requests_are_refused_cleanly() {
         "{err}"
     );
     let blob_type = [0x03u8, 0xc0];
-    expect_error(&net, &blob_type, "");
+    expect_error(&net, &blob_type, "rlp");
 
     // Malformed JSON-RPC.
     let (_, body) = rpc.post_raw(b"{not json").expect("http");
