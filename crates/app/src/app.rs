@@ -256,7 +256,9 @@ impl App {
                 committed: parent.number,
             });
         }
+        let started = std::time::Instant::now();
         let decoded = self.mempool.senders.decode_all(&req.txs, &spec);
+        let decoded_at = started.elapsed();
         let valid: Vec<_> = decoded
             .iter()
             .filter_map(|d| d.as_ref().ok().cloned())
@@ -270,6 +272,7 @@ impl App {
         };
         let mut state = BlockState::new(StateReader::latest(self.store.clone()));
         let executed = execute_block(&spec, &mut state, &input, &valid)?;
+        let executed_at = started.elapsed();
         let mut outcomes = executed.outcomes.clone().into_iter();
         let results = decoded
             .iter()
@@ -317,9 +320,20 @@ impl App {
         }
         let prepared = self.store.prepare_state(diff.changes, req.height)?;
         let root = prepared.root;
+        let rooted_at = started.elapsed();
         prepared.stage(&mut batch);
         let (block, hash, receipts) = executed.seal(root);
         chain::stage_block(&mut batch, &block, hash, &receipts);
+        tracing::debug!(
+            target: "bevm::app",
+            height = req.height,
+            txs = req.txs.len(),
+            decode = ?decoded_at,
+            execute = ?(executed_at - decoded_at),
+            state_root = ?(rooted_at - executed_at),
+            total = ?started.elapsed(),
+            "finalized"
+        );
         self.pending = Some(Pending {
             batch,
             committed: Committed {

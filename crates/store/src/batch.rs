@@ -2,6 +2,8 @@
 
 use rocksdb::Options;
 
+use crate::trie::{Nibbles, Node};
+
 /// The column families of the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -12,7 +14,7 @@ pub enum Column {
     Latest,
     /// Every version of each state key: key hash ++ version (BE) -> 0x00 (deleted) | 0x01 value.
     History,
-    /// Jellyfish Merkle tree nodes: borsh(NodeKey) -> borsh(Node).
+    /// State trie nodes by position: encoded nibble path -> encoded node (see [`crate::trie`]).
     Nodes,
     /// Contract code by hash (content-addressed; accounts commit to the hash).
     Code,
@@ -69,6 +71,8 @@ impl Column {
 #[derive(Debug, Default)]
 pub struct Batch {
     ops: Vec<(Column, Vec<u8>, Option<Vec<u8>>)>,
+    /// The trie writes among `ops`, decoded, for the node cache once they are on disk.
+    pub(crate) trie_writes: Vec<(Nibbles, Option<Node>)>,
 }
 
 impl Batch {

@@ -1,8 +1,8 @@
 //! RocksDB-backed storage for a bevm node.
 //!
-//! - **State** is a versioned key-value map committed by a Jellyfish Merkle tree (sparse,
-//!   16-ary, SHA-256): the tree's root after block `h` is the app hash of height `h`. Every
-//!   version stays readable ([`Store::get_at`]), so RPC can answer for recent block numbers.
+//! - **State** is a versioned key-value map: the [`trie`] commits to its latest version, and
+//!   the trie's root after block `h` is the app hash of height `h`. Every version stays
+//!   readable ([`Store::get_at`]), so RPC can answer for past block numbers.
 //! - **Auxiliary columns** hold data derived from execution (blocks, receipts, the tx index,
 //!   contract code by hash), outside the commitment.
 //! - **Atomicity**: everything a block changes goes into one [`Batch`] written by
@@ -15,6 +15,7 @@
 mod batch;
 mod error;
 mod state;
+pub mod trie;
 
 pub use batch::{Batch, Column};
 pub use error::StoreError;
@@ -33,6 +34,7 @@ const META_APP_HASH: &[u8] = b"app_hash";
 #[derive(Clone)]
 pub struct Store {
     db: Arc<DB>,
+    nodes: Arc<trie::NodeCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -65,7 +67,10 @@ impl Store {
             .iter()
             .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
         let db = DB::open_cf_descriptors(&opts, path.as_ref(), cfs)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            nodes: Arc::default(),
+        })
     }
 
     /// The last committed height and app hash, or `None` for a fresh store.
@@ -124,6 +129,9 @@ impl Store {
     pub fn write(&self, mut batch: Batch, committed: Committed) -> Result<(), StoreError> {
         batch.put(Column::Meta, META_HEIGHT, &committed.height.to_be_bytes());
         batch.put(Column::Meta, META_APP_HASH, committed.app_hash.as_slice());
+        let trie_writes = std::mem::take(&mut batch.trie_writes);
+        let started = std::time::Instant::now();
+        let ops = batch.len();
         let mut wb = rocksdb::WriteBatch::default();
         for (column, key, value) in batch.into_ops() {
             match value {
@@ -133,7 +141,17 @@ impl Store {
         }
         // No fsync: a killed process loses nothing that reached the OS; a power loss may lose
         // the last blocks, which CometBFT replays on restart (its own WAL is fsynced).
+        let bytes = wb.size_in_bytes();
         self.db.write(wb)?;
+        self.nodes.apply(trie_writes);
+        tracing::debug!(
+            target: "bevm::store",
+            height = committed.height,
+            ops,
+            bytes,
+            took = ?started.elapsed(),
+            "block written"
+        );
         Ok(())
     }
 

@@ -1,38 +1,46 @@
-//! The committed state: a versioned key-value map under a Jellyfish Merkle tree.
+//! The committed state: a key-value map whose latest version is committed by the state trie
+//! and whose every version stays readable from the history column.
 
 use alloy_primitives::B256;
-use jmt::{
-    storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch},
-    JellyfishMerkleTree, KeyHash, OwnedValue, Version,
-};
 use sha2::{Digest, Sha256};
 
-use crate::{Batch, Column, Store, StoreError};
+use crate::{
+    trie::{self, Change, Nibbles, Node, NodeSource},
+    Batch, Column, Store, StoreError,
+};
 
 /// One change to the state: a key and its new value, `None` to delete it.
 pub type StateChange = (Vec<u8>, Option<Vec<u8>>);
 
-/// The hash under which a state key is stored and committed (SHA-256, as the tree hashes).
-pub fn key_hash(key: &[u8]) -> KeyHash {
-    KeyHash(Sha256::digest(key).into())
+/// The hash under which a state key is stored and committed (SHA-256, as the trie hashes).
+pub fn key_hash(key: &[u8]) -> B256 {
+    sha256(key)
 }
 
-/// A block's state changes with the tree updates they cause, ready to be staged in a [`Batch`].
+fn sha256(bytes: &[u8]) -> B256 {
+    B256::from(<[u8; 32]>::from(Sha256::digest(bytes)))
+}
+
+/// A block's state changes with the trie writes they cause, ready to be staged in a [`Batch`].
 #[derive(Debug)]
 pub struct PreparedState {
-    /// The Merkle root after the changes: the app hash.
+    /// The trie root after the changes: the app hash.
     pub root: B256,
-    version: Version,
-    changes: Vec<(KeyHash, Option<OwnedValue>)>,
-    tree: TreeUpdateBatch,
+    version: u64,
+    changes: Vec<(B256, Option<Vec<u8>>)>,
+    writes: Vec<(Nibbles, Option<Node>)>,
 }
 
 impl PreparedState {
-    /// Stages the values (latest and history) and the new tree nodes.
+    /// Stages the values (latest and history) and the trie nodes.
     pub fn stage(self, batch: &mut Batch) {
-        for (node_key, node) in self.tree.node_batch.nodes() {
-            batch.put_owned(Column::Nodes, encode_node_key(node_key), borsh_bytes(node));
+        for (at, node) in &self.writes {
+            match node {
+                Some(node) => batch.put_owned(Column::Nodes, at.encode(), node.encode()),
+                None => batch.delete(Column::Nodes, &at.encode()),
+            }
         }
+        batch.trie_writes.extend(self.writes);
         for (hash, value) in self.changes {
             let mut history_value = Vec::with_capacity(1 + value.as_ref().map_or(0, Vec::len));
             match &value {
@@ -48,8 +56,8 @@ impl PreparedState {
                 history_value,
             );
             match value {
-                Some(v) => batch.put_owned(Column::Latest, hash.0.to_vec(), v),
-                None => batch.delete(Column::Latest, &hash.0),
+                Some(v) => batch.put_owned(Column::Latest, hash.to_vec(), v),
+                None => batch.delete(Column::Latest, hash.as_slice()),
             }
         }
     }
@@ -61,7 +69,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`] on a read failure.
     pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get_aux(Column::Latest, &key_hash(key).0)
+        self.get_aux(Column::Latest, key_hash(key).as_slice())
     }
 
     /// Reads a state key as it was after block `version`.
@@ -69,17 +77,14 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on a read failure or a corrupt record.
     pub fn get_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get_hashed_at(key_hash(key), version)
-    }
-
-    fn get_hashed_at(&self, hash: KeyHash, version: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let hash = key_hash(key);
         let seek = history_key(&hash, version);
         let mode = rocksdb::IteratorMode::From(&seek, rocksdb::Direction::Reverse);
         let Some(item) = self.db.iterator_cf(self.cf(Column::History), mode).next() else {
             return Ok(None);
         };
         let (k, v) = item?;
-        if k.len() != 40 || k[..32] != hash.0 {
+        if k.len() != 40 || k[..32] != hash[..] {
             return Ok(None);
         }
         match v.split_first() {
@@ -89,22 +94,22 @@ impl Store {
         }
     }
 
-    /// Computes the Merkle root after applying `changes` on top of the state at `version - 1`
-    /// (or on an empty tree for version 0). Nothing is written until the result is staged and
-    /// the batch is written.
+    /// Computes the trie root after applying `changes` to the committed state; `version` is
+    /// the height they belong to. Nothing is written until the result is staged and the batch
+    /// is written.
     ///
     /// # Errors
-    /// [`StoreError::Tree`] if the tree at `version - 1` is missing or corrupt.
+    /// [`StoreError`] if the committed trie cannot be read or is corrupt.
     pub fn prepare_state(
         &self,
         changes: impl IntoIterator<Item = StateChange>,
         version: u64,
     ) -> Result<PreparedState, StoreError> {
-        let mut changes: Vec<(KeyHash, Option<OwnedValue>)> = changes
+        let mut changes: Vec<(B256, Option<Vec<u8>>)> = changes
             .into_iter()
             .map(|(k, v)| (key_hash(&k), v))
             .collect();
-        // Sorted and unique: the tree applies keys in order, and the last write of a key wins.
+        // Sorted and unique, as the trie wants them; the last write of a key wins.
         changes.sort_by_key(|c| c.0);
         changes.dedup_by(|later, earlier| {
             if later.0 == earlier.0 {
@@ -114,55 +119,37 @@ impl Store {
                 false
             }
         });
-        let reader = TreeView(self);
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&reader);
-        let (root, tree_batch) = tree
-            .put_value_set(changes.iter().cloned(), version)
-            .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
+        let hashed: Vec<Change> = changes
+            .iter()
+            .map(|(k, v)| (*k, v.as_deref().map(sha256)))
+            .collect();
+        let update = trie::update(self, &hashed)?;
         Ok(PreparedState {
-            root: B256::from(root.0),
+            root: update.root,
             version,
             changes,
-            tree: tree_batch,
+            writes: update.writes,
         })
     }
 }
 
-/// Reads the tree through the store, for the `jmt` algorithms.
-struct TreeView<'a>(&'a Store);
-
-impl TreeReader for TreeView<'_> {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let Some(bytes) = self.0.get_aux(Column::Nodes, &encode_node_key(node_key))? else {
+impl NodeSource for Store {
+    fn node(&self, at: &Nibbles) -> Result<Option<Node>, StoreError> {
+        if let Some(node) = self.nodes.get(at) {
+            return Ok(Some(node));
+        }
+        let Some(bytes) = self.get_aux(Column::Nodes, &at.encode())? else {
             return Ok(None);
         };
-        Ok(Some(borsh::from_slice(&bytes)?))
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.0.get_hashed_at(key_hash, max_version)?)
-    }
-
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        anyhow::bail!("tree restoration from a snapshot is not supported")
+        let node = Node::decode(&bytes)?;
+        self.nodes.insert(*at, node.clone());
+        Ok(Some(node))
     }
 }
 
-fn history_key(hash: &KeyHash, version: u64) -> Vec<u8> {
+fn history_key(hash: &B256, version: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(40);
-    key.extend_from_slice(&hash.0);
+    key.extend_from_slice(hash.as_slice());
     key.extend_from_slice(&version.to_be_bytes());
     key
-}
-
-fn encode_node_key(key: &NodeKey) -> Vec<u8> {
-    borsh_bytes(key)
-}
-
-fn borsh_bytes<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
-    borsh::to_vec(value).expect("borsh serialization into a Vec cannot fail")
 }
