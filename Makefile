@@ -49,7 +49,12 @@ run: tools build ## start a single-validator devnet in the foreground (Ctrl-C st
 test: tools ## run every test: unit, property, in-process node, and e2e with real cometbft, cast and ethers
 	$(CARGO) build --release -p bevm-node -p bevm
 	$(CARGO) test --workspace --all-targets
+	$(MAKE) wasm
 	$(CARGO) test --release -p bevm-testkit --test e2e -- --test-threads=1
+
+wasm: ## the light client builds as no_std for wasm32
+	rustup target add wasm32-unknown-unknown >/dev/null
+	$(CARGO) build -p bevm-btc-light --target wasm32-unknown-unknown --release
 
 bench: tools build ## criterion benches plus the end-to-end load script (see docs/PERFORMANCE.md)
 	$(CARGO) bench -p bevm-benches

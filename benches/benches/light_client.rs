@@ -1,0 +1,52 @@
+//! Header validation by the pure light client with an in-memory store: the 10,236 real
+//! mainnet headers after genesis, submitted in batches of 2,016.
+//!
+//! `cargo bench -p bevm-benches --bench light_client` (part of `make bench`).
+
+use std::time::Duration;
+
+use bevm_btc_light::{
+    work::{target_from_bits, work_from_target},
+    Chain, Header, MemStore, Network, StoredHeader,
+};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const MAINNET: &[u8] = include_bytes!("../../crates/btc-light/testdata/mainnet_0-10236.bin");
+
+fn bench(c: &mut Criterion) {
+    let params = Network::Mainnet.params();
+    let headers: Vec<Header> = MAINNET
+        .chunks_exact(80)
+        .map(|b| Header::decode(b).expect("80 bytes"))
+        .collect();
+    let genesis = headers[0];
+    let work = work_from_target(target_from_bits(genesis.bits).expect("bits"));
+    let root = StoredHeader::root(&params, genesis, 0, work, &[]).expect("genesis");
+    let run = &headers[1..];
+
+    let mut group = c.benchmark_group("btc_light");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(run.len() as u64));
+    group.bench_function(format!("validate_mainnet_headers/n={}", run.len()), |b| {
+        b.iter(|| {
+            let mut store = MemStore::default();
+            store.apply(&Chain::<MemStore>::init(root));
+            for batch in run.chunks(2016) {
+                let changes = Chain::new(&params, &store, 1000)
+                    .submit(batch, u32::MAX - 10_000)
+                    .expect("valid");
+                store.apply(&changes);
+            }
+            store
+        })
+    });
+    group.bench_function(format!("double_sha256_only/n={}", run.len()), |b| {
+        b.iter(|| run.iter().map(|h| h.hash().0[0]).fold(0u8, |a, x| a ^ x))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
