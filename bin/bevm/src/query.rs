@@ -1,4 +1,5 @@
-//! `bevm query`: chain state through a node's Ethereum JSON-RPC.
+//! `bevm query`: chain state through a node's Ethereum JSON-RPC, and the Bitcoin light
+//! client through CometBFT's `abci_query`.
 
 use alloy_primitives::{Address, U256};
 use anyhow::Context as _;
@@ -31,6 +32,27 @@ pub enum QueryCommand {
         #[arg(long, env = "BEVM_RPC", default_value = "http://127.0.0.1:8545")]
         rpc: String,
     },
+    /// The Bitcoin light client: best tip, or a header by height or hash.
+    Btc {
+        #[command(subcommand)]
+        what: BtcQuery,
+        /// CometBFT RPC of a node (its `abci_query` serves the light client).
+        #[arg(
+            long,
+            global = true,
+            env = "BEVM_COMET_RPC",
+            default_value = "http://127.0.0.1:26657"
+        )]
+        comet: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BtcQuery {
+    /// The best chain's tip.
+    Tip,
+    /// A header by best-chain height, or by block hash (any kept branch).
+    Header { height_or_hash: String },
 }
 
 fn tag(number: &str) -> anyhow::Result<String> {
@@ -51,6 +73,7 @@ pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
         let url = match &cmd {
             QueryCommand::Height { rpc } | QueryCommand::Balance { rpc, .. } => rpc,
             QueryCommand::Nonce { rpc, .. } | QueryCommand::Block { rpc, .. } => rpc,
+            QueryCommand::Btc { comet, .. } => comet,
         };
         let client = HttpClientBuilder::default()
             .build(url)
@@ -87,6 +110,31 @@ pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
                     .await
                     .with_context(unreachable)?;
                 println!("{}", serde_json::to_string_pretty(&block)?);
+            }
+            QueryCommand::Btc { what, .. } => {
+                let (path, data) = match what {
+                    BtcQuery::Tip => ("/btc/tip", String::new()),
+                    BtcQuery::Header { height_or_hash } => ("/btc/header", height_or_hash.clone()),
+                };
+                let mut params = jsonrpsee::core::params::ObjectParams::new();
+                params.insert("path", path)?;
+                params.insert("data", hex::encode(data))?;
+                let answer: serde_json::Value = client
+                    .request("abci_query", params)
+                    .await
+                    .with_context(|| format!("no answer from {url}; is cometbft running?"))?;
+                let response = &answer["response"];
+                if response["code"].as_u64().unwrap_or(0) != 0 {
+                    anyhow::bail!("{}", response["log"].as_str().unwrap_or("query failed"));
+                }
+                let value = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    response["value"].as_str().unwrap_or_default(),
+                )
+                .context("abci_query value is not base64")?;
+                let json: serde_json::Value =
+                    serde_json::from_slice(&value).context("abci_query value is not JSON")?;
+                println!("{}", serde_json::to_string_pretty(&json)?);
             }
         }
         Ok(())

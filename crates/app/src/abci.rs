@@ -235,7 +235,7 @@ impl Service<InfoRequest> for AbciApp {
     }
 }
 
-/// ABCI queries: `/height`, `/account` (data = 20-byte address).
+/// ABCI queries: `/height`, `/account` (data = 20-byte address), `/btc/tip`, `/btc/header`.
 fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
     let fail = |log: String| res::Query {
         code: Code::from(1),
@@ -261,9 +261,13 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
                 Err(e) => return fail(e.to_string()),
             }
         }
+        "/btc/tip" | "/btc/header" => match btc_query(app, path, data) {
+            Ok(v) => v,
+            Err(e) => return fail(e),
+        },
         other => {
             return fail(format!(
-                "unknown query path {other:?}; known: /height, /account"
+                "unknown query path {other:?}; known: /height, /account, /btc/tip, /btc/header"
             ))
         }
     };
@@ -272,6 +276,44 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
         height: height.try_into().unwrap_or_default(),
         ..res::Query::default()
     }
+}
+
+/// `/btc/tip`, and `/btc/header` with data = a height (decimal) or a block hash (display hex).
+fn btc_query(app: &App, path: &str, data: &[u8]) -> Result<serde_json::Value, String> {
+    let mempool = app.mempool();
+    let module = mempool.btc().ok_or("the chain is not initialized")?;
+    let query = crate::btc::BtcQuery::new(module, app.store());
+    query.with(|chain| {
+        let found = if path == "/btc/tip" {
+            chain.tip()
+        } else {
+            let arg = std::str::from_utf8(data)
+                .map_err(|_| "data must be text")?
+                .trim();
+            match arg.parse::<u32>() {
+                Ok(height) => chain.header_at(height),
+                Err(_) => {
+                    let hash = bevm_btc_light::BlockHash::from_display_hex(arg)
+                        .map_err(|_| "data must be a height or a 64-hex block hash")?;
+                    chain.header(&hash)
+                }
+            }
+        };
+        let header = found.map_err(|e| e.to_string())?.ok_or("no such header")?;
+        let confirmations = chain
+            .confirmations(&header.hash)
+            .map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({
+            "height": header.height,
+            "hash": header.hash.to_string(),
+            "prev_hash": header.header.prev_hash.to_string(),
+            "time": header.header.time,
+            "bits": format!("{:#010x}", header.header.bits),
+            "chain_work": format!("{:#x}", header.chain_work),
+            "confirmations": confirmations,
+            "header": hex::encode(header.header.encode()),
+        }))
+    })
 }
 
 /// State sync is not offered yet: every request gets the empty answer.

@@ -12,7 +12,10 @@ use bevm_evm::{
 use bevm_primitives::genesis::Genesis;
 use bevm_store::{Batch, Column, Committed, Store};
 
+use bevm_primitives::native::{is_native, NativeTx};
+
 use crate::{
+    btc::{BtcModule, Overlay},
     genesis::build_genesis_state,
     mempool::{code, CheckError, Mempool},
     AppError,
@@ -79,10 +82,11 @@ impl App {
     /// # Errors
     /// Storage failures; a stored genesis that no longer parses.
     pub fn open(store: Store) -> Result<Self, AppError> {
-        let spec = match store.get_aux(Column::Meta, META_GENESIS)? {
-            Some(bytes) => Some(ChainSpec::from_genesis(&Genesis::from_json(&bytes)?)),
+        let genesis = match store.get_aux(Column::Meta, META_GENESIS)? {
+            Some(bytes) => Some(Genesis::from_json(&bytes)?),
             None => None,
         };
+        let spec = genesis.as_ref().map(ChainSpec::from_genesis);
         let mempool = Arc::new(Mempool::new(store.clone()));
         let app = Self {
             store,
@@ -90,9 +94,11 @@ impl App {
             mempool,
             pending: None,
         };
-        if let Some(spec) = &app.spec {
-            app.mempool.set_spec(spec.clone());
-            app.mempool.after_commit(app.next_base_fee()?);
+        if let (Some(spec), Some(genesis)) = (&app.spec, &genesis) {
+            app.mempool
+                .set_spec(spec.clone(), BtcModule::from_genesis(&genesis.btc)?);
+            app.mempool
+                .after_commit(app.next_base_fee()?, app.head()?.timestamp);
         }
         Ok(app)
     }
@@ -140,7 +146,9 @@ impl App {
         }
         let spec = ChainSpec::from_genesis(&genesis);
         let mut batch = Batch::default();
-        let diff = build_genesis_state(&genesis, StateReader::latest(self.store.clone()));
+        let mut diff = build_genesis_state(&genesis, StateReader::latest(self.store.clone()));
+        let btc = BtcModule::from_genesis(&genesis.btc)?;
+        diff.changes.extend(btc.genesis_state(&genesis.btc)?);
         for (hash, code) in &diff.code {
             batch.put(Column::Code, hash.as_slice(), code);
         }
@@ -164,9 +172,10 @@ impl App {
             },
         )?;
         tracing::info!(target: "bevm::app", chain_id = spec.chain_id, app_hash = %root, "genesis committed");
-        self.mempool.set_spec(spec.clone());
+        self.mempool.set_spec(spec.clone(), btc);
         self.spec = Some(spec);
-        self.mempool.after_commit(self.next_base_fee()?);
+        self.mempool
+            .after_commit(self.next_base_fee()?, genesis_time);
         Ok(root)
     }
 
@@ -207,6 +216,14 @@ impl App {
         let (mut gas, mut bytes) = (0u64, 0u64);
         let mut out = Vec::with_capacity(txs.len());
         for raw in txs {
+            if is_native(&raw) {
+                if bytes + raw.len() as u64 > max_bytes {
+                    break;
+                }
+                bytes += raw.len() as u64;
+                out.push(raw);
+                continue;
+            }
             // Decoding recovers the signature; cheap enough next to execution, and it keeps
             // transactions that went bad in the mempool out of the proposal.
             let Ok(tx) = self.mempool.senders.decode(&raw, spec) else {
@@ -232,8 +249,17 @@ impl App {
         let Some(spec) = self.spec.as_ref() else {
             return false;
         };
+        let max_headers = self.mempool.btc().map_or(0, |b| b.max_headers);
+        let (native, eth): (Vec<Bytes>, Vec<Bytes>) =
+            txs.iter().cloned().partition(|raw| is_native(raw));
+        if native
+            .iter()
+            .any(|raw| NativeTx::decode(raw, max_headers).is_err())
+        {
+            return false;
+        }
         let mut gas = 0u64;
-        for tx in self.mempool.senders.decode_all(txs, spec) {
+        for tx in self.mempool.senders.decode_all(&eth, spec) {
             match tx {
                 Ok(tx) => gas = gas.saturating_add(tx.envelope.gas_limit()),
                 Err(_) => return false,
@@ -257,7 +283,22 @@ impl App {
             });
         }
         let started = std::time::Instant::now();
-        let decoded = self.mempool.senders.decode_all(&req.txs, &spec);
+        // Native transactions (Bitcoin relays) run first, in block order, so that the EVM
+        // transactions of the same block already see the headers they bring.
+        let mut btc_changes = Overlay::new();
+        let native_results: Vec<TxResult> = req
+            .txs
+            .iter()
+            .filter(|raw| is_native(raw))
+            .map(|raw| self.apply_native(raw, &mut btc_changes, req.time))
+            .collect();
+        let eth_txs: Vec<Bytes> = req
+            .txs
+            .iter()
+            .filter(|raw| !is_native(raw))
+            .cloned()
+            .collect();
+        let decoded = self.mempool.senders.decode_all(&eth_txs, &spec);
         let decoded_at = started.elapsed();
         let valid: Vec<_> = decoded
             .iter()
@@ -274,7 +315,7 @@ impl App {
         let executed = execute_block(&spec, &mut state, &input, &valid)?;
         let executed_at = started.elapsed();
         let mut outcomes = executed.outcomes.clone().into_iter();
-        let results = decoded
+        let eth_results: Vec<TxResult> = decoded
             .iter()
             .map(|d| match d {
                 Err(e) => TxResult {
@@ -312,8 +353,22 @@ impl App {
                 }
             })
             .collect();
+        let (mut native_results, mut eth_results) =
+            (native_results.into_iter(), eth_results.into_iter());
+        let results = req
+            .txs
+            .iter()
+            .filter_map(|raw| {
+                if is_native(raw) {
+                    native_results.next()
+                } else {
+                    eth_results.next()
+                }
+            })
+            .collect();
 
-        let diff = state.into_diff();
+        let mut diff = state.into_diff();
+        diff.changes.extend(btc_changes);
         let mut batch = Batch::default();
         for (hash, code) in &diff.code {
             batch.put(Column::Code, hash.as_slice(), code);
@@ -346,6 +401,34 @@ impl App {
         Ok((results, root))
     }
 
+    /// Applies one native transaction of the block being finalized on top of `changes`.
+    fn apply_native(&self, raw: &[u8], changes: &mut Overlay, now: u64) -> TxResult {
+        let refused = |code, log: String| TxResult {
+            code,
+            log,
+            gas_wanted: 0,
+            gas_used: 0,
+        };
+        let Some(btc) = self.mempool.btc() else {
+            return refused(code::INTERNAL, "the chain is not initialized".into());
+        };
+        match NativeTx::decode(raw, btc.max_headers) {
+            Err(e) => refused(code::DECODE, e.to_string()),
+            Ok(NativeTx::RelayHeaders(headers)) => {
+                match btc.relay(&self.store, changes, &headers, now) {
+                    Ok(writes) if writes.is_empty() => {
+                        refused(code::BTC, "no new headers: all already known".into())
+                    }
+                    Ok(writes) => {
+                        changes.extend(writes);
+                        refused(0, String::new())
+                    }
+                    Err(e) => refused(code::BTC, e.to_string()),
+                }
+            }
+        }
+    }
+
     /// Commit: writes the finalized block atomically and resets the mempool view.
     ///
     /// # Errors
@@ -354,8 +437,10 @@ impl App {
         let pending = self.pending.take().ok_or(AppError::NothingToCommit)?;
         self.store.write(pending.batch, pending.committed)?;
         let spec = self.spec_or_err()?;
-        self.mempool
-            .after_commit(spec.next_base_fee(&pending.block.header));
+        self.mempool.after_commit(
+            spec.next_base_fee(&pending.block.header),
+            pending.block.header.timestamp,
+        );
         tracing::debug!(
             target: "bevm::app",
             height = pending.committed.height,

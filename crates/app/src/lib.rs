@@ -11,6 +11,7 @@
 
 pub mod abci;
 mod app;
+pub mod btc;
 mod error;
 mod genesis;
 pub mod mempool;

@@ -19,7 +19,12 @@ use bevm_primitives::tx::EthTx;
 use bevm_store::Store;
 use parking_lot::Mutex;
 
-use crate::senders::SenderCache;
+use bevm_primitives::native::{is_native, NativeTx};
+
+use crate::{
+    btc::{BtcModule, Overlay},
+    senders::SenderCache,
+};
 
 /// The mempool side of the app, usable without the consensus lock: CheckTx reads committed
 /// state only, so it never waits for a block being finalized.
@@ -27,7 +32,9 @@ use crate::senders::SenderCache;
 pub struct Mempool {
     store: Store,
     spec: OnceLock<ChainSpec>,
+    btc: OnceLock<BtcModule>,
     next_base_fee: AtomicU64,
+    head_time: AtomicU64,
     check: Mutex<CheckState>,
     pub(crate) senders: SenderCache,
 }
@@ -37,20 +44,51 @@ impl Mempool {
         Self {
             store,
             spec: OnceLock::new(),
+            btc: OnceLock::new(),
             next_base_fee: AtomicU64::new(0),
+            head_time: AtomicU64::new(0),
             check: Mutex::default(),
             senders: SenderCache::default(),
         }
     }
 
-    pub(crate) fn set_spec(&self, spec: ChainSpec) {
+    pub(crate) fn set_spec(&self, spec: ChainSpec, btc: BtcModule) {
         let _ = self.spec.set(spec);
+        let _ = self.btc.set(btc);
+    }
+
+    /// The light client's rules, once InitChain has run.
+    pub fn btc(&self) -> Option<&BtcModule> {
+        self.btc.get()
+    }
+
+    /// CheckTx of a native transaction against the committed state: a relay must add at
+    /// least one valid header.
+    fn check_native(&self, raw: &[u8]) -> Result<u64, CheckError> {
+        let btc = self
+            .btc()
+            .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
+        match NativeTx::decode(raw, btc.max_headers) {
+            Err(e) => Err(refuse(code::DECODE, e.to_string())),
+            Ok(NativeTx::RelayHeaders(headers)) => {
+                let now = self.head_time.load(Ordering::SeqCst);
+                match btc.relay(&self.store, &Overlay::new(), &headers, now) {
+                    Ok(writes) if writes.is_empty() => {
+                        Err(refuse(code::BTC, "no new headers: all already known"))
+                    }
+                    Ok(_) => Ok(0),
+                    Err(e) => Err(refuse(code::BTC, e.to_string())),
+                }
+            }
+        }
     }
 
     /// After each commit: the next block's base fee, and a fresh per-sender view that
     /// CometBFT's re-check rebuilds.
-    pub(crate) fn after_commit(&self, next_base_fee: u64) {
+    /// `head_time` (the last block's time) is the light client's "now" in CheckTx.
+    pub(crate) fn after_commit(&self, next_base_fee: u64, head_time: u64) {
         self.next_base_fee.store(next_base_fee, Ordering::SeqCst);
+        self.head_time.store(head_time, Ordering::SeqCst);
         self.check.lock().reset();
     }
 
@@ -79,6 +117,9 @@ impl Mempool {
     /// # Errors
     /// See [`CheckState::check`]; also refuses everything before InitChain.
     pub fn check_tx(&self, raw: &[u8]) -> Result<u64, CheckError> {
+        if is_native(raw) {
+            return self.check_native(raw);
+        }
         let tx = self.decode(raw)?;
         let spec = self
             .spec
@@ -108,6 +149,8 @@ pub mod code {
     pub const FUNDS: u32 = 3;
     pub const FEE: u32 = 4;
     pub const GAS: u32 = 5;
+    /// A relay refused by the light client, or one that adds nothing.
+    pub const BTC: u32 = 20;
     pub const INTERNAL: u32 = 100;
     /// Valid transaction that could not execute in its block (FinalizeBlock).
     pub const SKIPPED: u32 = 10;

@@ -80,6 +80,61 @@ impl StoredHeader {
         })
     }
 
+    /// Size of [`StoredHeader::encode`]'s output.
+    pub const ENCODED_SIZE: usize = 80 + 4 + 32 + 1 + 4 * MEDIAN_TIME_SPAN + 12;
+
+    /// A fixed-size encoding for stores: header, height, chain work (big-endian), the recent
+    /// times, the period's first time and bits, the walk-back bits (integers little-endian).
+    pub fn encode(&self) -> [u8; Self::ENCODED_SIZE] {
+        let mut out = [0u8; Self::ENCODED_SIZE];
+        out[..80].copy_from_slice(&self.header.encode());
+        out[80..84].copy_from_slice(&self.height.to_le_bytes());
+        out[84..116].copy_from_slice(&self.chain_work.to_be_bytes::<32>());
+        out[116] = self.recent_len;
+        for (i, t) in self.recent_times.iter().enumerate() {
+            out[117 + 4 * i..121 + 4 * i].copy_from_slice(&t.to_le_bytes());
+        }
+        let rest = 117 + 4 * MEDIAN_TIME_SPAN;
+        out[rest..rest + 4].copy_from_slice(&self.period_first_time.to_le_bytes());
+        out[rest + 4..rest + 8].copy_from_slice(&self.period_first_bits.to_le_bytes());
+        out[rest + 8..rest + 12].copy_from_slice(&self.last_real_bits.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`StoredHeader::encode`]'s output.
+    ///
+    /// # Errors
+    /// [`HeaderError::Storage`] for anything else.
+    pub fn decode(bytes: &[u8]) -> Result<StoredHeader, HeaderError> {
+        let corrupt = || HeaderError::Storage(alloc::string::String::from("corrupt stored header"));
+        if bytes.len() != Self::ENCODED_SIZE {
+            return Err(corrupt());
+        }
+        let u32_at =
+            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let header = Header::decode(&bytes[..80])?;
+        let recent_len = bytes[116];
+        if recent_len == 0 || usize::from(recent_len) > MEDIAN_TIME_SPAN {
+            return Err(corrupt());
+        }
+        let mut recent_times = [0u32; MEDIAN_TIME_SPAN];
+        for (i, t) in recent_times.iter_mut().enumerate() {
+            *t = u32_at(117 + 4 * i);
+        }
+        let rest = 117 + 4 * MEDIAN_TIME_SPAN;
+        Ok(StoredHeader {
+            header,
+            hash: header.hash(),
+            height: u32_at(80),
+            chain_work: U256::from_be_slice(&bytes[84..116]),
+            recent_times,
+            recent_len,
+            period_first_time: u32_at(rest),
+            period_first_bits: u32_at(rest + 4),
+            last_real_bits: u32_at(rest + 8),
+        })
+    }
+
     fn recent(&self) -> &[u32] {
         &self.recent_times[..usize::from(self.recent_len)]
     }

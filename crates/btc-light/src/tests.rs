@@ -647,6 +647,17 @@ fn expect_error_h(params: &Params, store: &MemStore, header: Header, horizon: u3
 }
 
 #[test]
+fn stored_headers_round_trip() {
+    let (params, mut store) = regtest();
+    let root = tip(&store);
+    let headers = random_tree(&params, &root, &[(0, 0), (1, 5), (2, 9)]);
+    submit_all(&params, &mut store, &headers, 3);
+    let t = tip(&store);
+    assert_eq!(StoredHeader::decode(&t.encode()), Ok(t));
+    assert!(StoredHeader::decode(&t.encode()[1..]).is_err());
+}
+
+#[test]
 fn block_hash_display_hex_round_trips() {
     let s = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
     let h = BlockHash::from_display_hex(s).expect("hex");

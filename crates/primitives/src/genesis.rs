@@ -71,6 +71,62 @@ pub struct GenesisAccount {
     pub storage: BTreeMap<B256, B256>,
 }
 
+/// Where the Bitcoin light client starts and how it prunes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BtcGenesis {
+    /// `mainnet`, `testnet3`, `testnet4`, `signet` or `regtest`.
+    pub network: String,
+    /// A trusted starting header; without one the chain starts at the network's genesis block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<BtcCheckpoint>,
+    /// Side branches forking more than this many blocks below the tip are refused and pruned.
+    #[serde(default = "BtcGenesis::default_horizon")]
+    pub pruning_horizon: u32,
+    /// Most headers one RelayHeaders transaction may carry.
+    #[serde(default = "BtcGenesis::default_max_headers")]
+    pub max_headers_per_tx: u32,
+}
+
+impl BtcGenesis {
+    fn default_horizon() -> u32 {
+        2016
+    }
+
+    fn default_max_headers() -> u32 {
+        1000
+    }
+
+    /// Bitcoin regtest from its genesis block, for devnets.
+    pub fn regtest() -> Self {
+        Self {
+            network: "regtest".into(),
+            checkpoint: None,
+            pruning_horizon: Self::default_horizon(),
+            max_headers_per_tx: Self::default_max_headers(),
+        }
+    }
+}
+
+impl Default for BtcGenesis {
+    fn default() -> Self {
+        Self::regtest()
+    }
+}
+
+/// A trusted Bitcoin header to start from: the first block of a retarget period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BtcCheckpoint {
+    /// The 80-byte header, hex.
+    pub header: String,
+    pub height: u32,
+    /// Total chain work up to and including this header (Core's `chainwork`), hex.
+    pub chain_work: String,
+    /// Times of the 10 headers before it, oldest first (for median-time-past).
+    pub prev_times: Vec<u32>,
+}
+
 /// The application state in CometBFT's genesis file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +142,9 @@ pub struct Genesis {
     /// mainnet genesis with entries here is refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub devnet_alloc: BTreeMap<Address, GenesisAccount>,
+    /// The Bitcoin light client's network and starting point.
+    #[serde(default)]
+    pub btc: BtcGenesis,
 }
 
 /// Why a genesis was refused.
@@ -116,6 +175,7 @@ impl Genesis {
             evm_spec: EvmSpec::default(),
             params: ChainParams::default(),
             devnet_alloc: BTreeMap::new(),
+            btc: BtcGenesis::regtest(),
         }
     }
 

@@ -11,6 +11,7 @@
 
 pub mod genesis;
 pub mod keys;
+pub mod native;
 pub mod tx;
 pub mod units;
 

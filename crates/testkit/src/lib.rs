@@ -7,6 +7,7 @@
 //! - [`rpc`]: a minimal blocking JSON-RPC client (it can also send malformed requests).
 //! - [`txs`]: signing helpers and the ERC-20 used by tests and benches.
 
+pub mod btc;
 pub mod devnet;
 pub mod process;
 pub mod rpc;

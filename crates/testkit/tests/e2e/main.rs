@@ -3,6 +3,7 @@
 //! (`cargo test --release -p bevm-testkit --test e2e -- --test-threads=1`).
 
 mod bad_input;
+mod btc_relay;
 mod clients;
 mod helpers;
 mod multi_validator;

@@ -1,5 +1,6 @@
 //! In-process tests of the application: blocks driven without CometBFT.
 
+mod btc;
 mod execution;
 mod mempool;
 mod properties;

@@ -1,0 +1,130 @@
+//! Native (non-Ethereum) transactions carried in CometBFT blocks next to Ethereum ones.
+//!
+//! A native transaction starts with [`NATIVE_MAGIC`], which no Ethereum envelope can start
+//! with (typed transactions start with a byte below 0x80, legacy ones with an RLP list
+//! prefix of 0xc0 or more), then a one-byte kind and the kind's body.
+//!
+//! - `RelayHeaders` (kind 1): 80-byte Bitcoin headers, concatenated, parents first. It is
+//!   unsigned: a header proves itself by its proof of work, so a signature would add a key
+//!   to manage and nothing to check. It is fee-free when it adds headers and refused by
+//!   CheckTx when it adds none, so it cannot be used for spam.
+
+use thiserror::Error;
+
+/// The first bytes of every native transaction.
+pub const NATIVE_MAGIC: [u8; 4] = [0xbe, 0x76, 0x6d, 0x01];
+
+const KIND_RELAY_HEADERS: u8 = 1;
+const HEADER_SIZE: usize = 80;
+
+/// A decoded native transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NativeTx {
+    /// Bitcoin headers for the light client, parents first.
+    RelayHeaders(Vec<[u8; HEADER_SIZE]>),
+}
+
+/// Why bytes marked as a native transaction are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NativeError {
+    #[error("native transaction without a kind")]
+    Empty,
+    #[error("unknown native transaction kind {0}")]
+    UnknownKind(u8),
+    #[error("relay carries {0} bytes, not a whole number of 80-byte headers")]
+    PartialHeader(usize),
+    #[error("relay carries no headers")]
+    NoHeaders,
+    #[error("relay carries {got} headers, at most {max} allowed")]
+    TooManyHeaders { got: usize, max: usize },
+}
+
+/// Whether `raw` is a native transaction (as opposed to an Ethereum one).
+pub fn is_native(raw: &[u8]) -> bool {
+    raw.starts_with(&NATIVE_MAGIC)
+}
+
+impl NativeTx {
+    /// Decodes a native transaction (its bytes including [`NATIVE_MAGIC`]).
+    ///
+    /// # Errors
+    /// [`NativeError`] for malformed or oversized transactions.
+    pub fn decode(raw: &[u8], max_headers: usize) -> Result<NativeTx, NativeError> {
+        let body = raw.strip_prefix(&NATIVE_MAGIC).unwrap_or(raw);
+        let (&kind, rest) = body.split_first().ok_or(NativeError::Empty)?;
+        match kind {
+            KIND_RELAY_HEADERS => {
+                if rest.len() % HEADER_SIZE != 0 {
+                    return Err(NativeError::PartialHeader(rest.len()));
+                }
+                let count = rest.len() / HEADER_SIZE;
+                if count == 0 {
+                    return Err(NativeError::NoHeaders);
+                }
+                if count > max_headers {
+                    return Err(NativeError::TooManyHeaders {
+                        got: count,
+                        max: max_headers,
+                    });
+                }
+                Ok(NativeTx::RelayHeaders(
+                    rest.chunks_exact(HEADER_SIZE)
+                        .map(|c| {
+                            let mut h = [0u8; HEADER_SIZE];
+                            h.copy_from_slice(c);
+                            h
+                        })
+                        .collect(),
+                ))
+            }
+            other => Err(NativeError::UnknownKind(other)),
+        }
+    }
+
+    /// The transaction's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            NativeTx::RelayHeaders(headers) => {
+                let mut out = Vec::with_capacity(5 + HEADER_SIZE * headers.len());
+                out.extend_from_slice(&NATIVE_MAGIC);
+                out.push(KIND_RELAY_HEADERS);
+                for h in headers {
+                    out.extend_from_slice(h);
+                }
+                out
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_round_trips_and_bad_bodies_are_refused() {
+        let tx = NativeTx::RelayHeaders(vec![[7u8; 80], [9u8; 80]]);
+        let raw = tx.encode();
+        assert!(is_native(&raw));
+        assert_eq!(NativeTx::decode(&raw, 10), Ok(tx));
+        assert_eq!(
+            NativeTx::decode(&raw, 1),
+            Err(NativeError::TooManyHeaders { got: 2, max: 1 })
+        );
+        assert_eq!(
+            NativeTx::decode(&raw[..raw.len() - 1], 10),
+            Err(NativeError::PartialHeader(159))
+        );
+        assert_eq!(NativeTx::decode(&NATIVE_MAGIC, 10), Err(NativeError::Empty));
+        assert_eq!(
+            NativeTx::decode(&[0xbe, 0x76, 0x6d, 0x01, 1], 10),
+            Err(NativeError::NoHeaders)
+        );
+        assert_eq!(
+            NativeTx::decode(&[0xbe, 0x76, 0x6d, 0x01, 9], 10),
+            Err(NativeError::UnknownKind(9))
+        );
+        // No Ethereum envelope looks native.
+        assert!(!is_native(&[0x02, 0xf8]) && !is_native(&[0xf8, 0x6b]));
+    }
+}
