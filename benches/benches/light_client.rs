@@ -1,9 +1,10 @@
-//! Header validation by the pure light client with an in-memory store: the 10,236 real
-//! mainnet headers after genesis, submitted in batches of 2,016.
+//! Header validation by the pure light client with an in-memory store (the 10,236 real
+//! mainnet headers after genesis, submitted in batches of 2,016), and regtest headers relayed
+//! through the app: RelayHeaders transactions in FinalizeBlock + Commit against RocksDB.
 //!
 //! `cargo bench -p bevm-benches --bench light_client` (part of `make bench`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bevm_btc_light::{
     work::{target_from_bits, work_from_target},
@@ -45,6 +46,44 @@ fn bench(c: &mut Criterion) {
     group.bench_function(format!("double_sha256_only/n={}", run.len()), |b| {
         b.iter(|| run.iter().map(|h| h.hash().0[0]).fold(0u8, |a, x| a ^ x))
     });
+
+    // Through the chain: blocks of 10 relays of 1,000 regtest headers each.
+    const PER_TX: usize = 1000;
+    const TXS: usize = 10;
+    let mut node = bevm_testkit::TestNode::new(1);
+    let mut parent = Network::Regtest.params().genesis;
+    group.throughput(Throughput::Elements((PER_TX * TXS) as u64));
+    group.sample_size(10);
+    group.bench_function(
+        format!("relay_headers_through_app/headers={}", PER_TX * TXS),
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let headers = bevm_testkit::btc::mine_regtest(
+                        parent.hash(),
+                        parent.time,
+                        PER_TX * TXS,
+                        0,
+                    );
+                    parent = *headers.last().expect("mined");
+                    let txs = headers
+                        .chunks(PER_TX)
+                        .map(bevm_testkit::btc::relay_tx)
+                        .collect();
+                    let start = Instant::now();
+                    let (results, _) = node.block(txs);
+                    total += start.elapsed();
+                    assert!(
+                        results.iter().all(|r| r.code == 0),
+                        "{:?}",
+                        results.iter().find(|r| r.code != 0)
+                    );
+                }
+                total
+            })
+        },
+    );
     group.finish();
 }
 
