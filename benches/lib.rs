@@ -81,3 +81,17 @@ impl Erc20Fixture {
             .collect()
     }
 }
+
+/// Finalizes and commits `txs` as one block and returns the time that took; every
+/// transaction must succeed.
+pub fn timed_block(node: &mut TestNode, txs: Vec<Bytes>) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    let (results, _) = node.block(txs);
+    let took = start.elapsed();
+    assert!(
+        results.iter().all(|r| r.code == 0),
+        "{:?}",
+        results.iter().find(|r| r.code != 0)
+    );
+    took
+}

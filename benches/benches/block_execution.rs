@@ -125,14 +125,7 @@ fn bench(c: &mut Criterion) {
                             fx.node.check(raw).expect("valid transaction");
                         }
                     }
-                    let start = Instant::now();
-                    let (results, _) = fx.node.block(block);
-                    total += start.elapsed();
-                    assert!(
-                        results.iter().all(|r| r.code == 0),
-                        "{:?}",
-                        results.iter().find(|r| r.code != 0)
-                    );
+                    total += bevm_benches::timed_block(&mut fx.node, block);
                 }
                 total
             })

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p bevm-benches --bench light_client` (part of `make bench`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bevm_btc_light::{
     work::{target_from_bits, work_from_target},
@@ -71,14 +71,7 @@ fn bench(c: &mut Criterion) {
                         .chunks(PER_TX)
                         .map(bevm_testkit::btc::relay_tx)
                         .collect();
-                    let start = Instant::now();
-                    let (results, _) = node.block(txs);
-                    total += start.elapsed();
-                    assert!(
-                        results.iter().all(|r| r.code == 0),
-                        "{:?}",
-                        results.iter().find(|r| r.code != 0)
-                    );
+                    total += bevm_benches::timed_block(&mut node, txs);
                 }
                 total
             })

@@ -141,6 +141,18 @@ fn inclusion_is_checked_against_the_best_chain() {
     ));
 }
 
+/// A header committing to `merkle_root` (proof-of-work does not matter to proof decoding).
+fn header_with_root(merkle_root: [u8; 32]) -> Header {
+    Header {
+        version: 4,
+        prev_hash: BlockHash::ZERO,
+        merkle_root,
+        time: 0,
+        bits: 0x207fffff,
+        nonce: 0,
+    }
+}
+
 fn txid(i: u32) -> [u8; 32] {
     sha256d(&i.to_le_bytes())
 }
@@ -151,14 +163,7 @@ fn duplicated_subtrees_are_refused() {
     let three = [txid(1), txid(2), txid(3)];
     let four = [txid(1), txid(2), txid(3), txid(3)];
     assert_eq!(merkle_root(&three), merkle_root(&four));
-    let header = Header {
-        version: 4,
-        prev_hash: BlockHash::ZERO,
-        merkle_root: merkle_root(&three),
-        time: 0,
-        bits: 0x207fffff,
-        nonce: 0,
-    };
+    let header = header_with_root(merkle_root(&three));
     let honest = MerkleProof::build(header, &three, &[true, false, true]);
     assert_eq!(honest.extract().expect("valid").txs.len(), 2);
     let forged = MerkleProof::build(header, &four, &[true, false, false, true]);
@@ -205,14 +210,7 @@ proptest! {
         for p in &picks {
             matched[*p as usize % count as usize] = true;
         }
-        let header = Header {
-            version: 4,
-            prev_hash: BlockHash::ZERO,
-            merkle_root: merkle_root(&txids),
-            time: 0,
-            bits: 0x207fffff,
-            nonce: 0,
-        };
+        let header = header_with_root(merkle_root(&txids));
         let bytes = MerkleProof::build(header, &txids, &matched).encode();
         let matches = MerkleProof::decode(&bytes).expect("decodes").extract().expect("valid");
         let want: Vec<(u32, [u8; 32])> = (0..count).filter(|i| matched[*i as usize]).map(|i| (i, txids[i as usize])).collect();
