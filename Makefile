@@ -5,6 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 COMETBFT_VERSION := v0.38.26
+BTCD_VERSION     := v0.24.2
 TOOLS_DIR        := $(CURDIR)/.tools
 TOOLS_BIN        := $(TOOLS_DIR)/bin
 E2E_DIR          := $(CURDIR)/tests/e2e
@@ -34,11 +35,16 @@ $(TOOLS_BIN)/cometbft:
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) go install github.com/cometbft/cometbft/cmd/cometbft@$(COMETBFT_VERSION)
 
+$(TOOLS_BIN)/btcd:
+	@echo ">> installing btcd and btcctl $(BTCD_VERSION) into $(TOOLS_BIN) (Bitcoin regtest node)"
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) go install github.com/btcsuite/btcd@$(BTCD_VERSION) github.com/btcsuite/btcd/cmd/btcctl@$(BTCD_VERSION)
+
 $(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package-lock.json
 	@echo ">> installing e2e npm packages (cast, anvil, ethers, solc) from the lockfile"
 	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
-tools: sysdeps $(TOOLS_BIN)/cometbft $(E2E_DIR)/node_modules/.package-lock.json ## install pinned cometbft and npm test tools
+tools: sysdeps $(TOOLS_BIN)/cometbft $(TOOLS_BIN)/btcd $(E2E_DIR)/node_modules/.package-lock.json ## install pinned cometbft, btcd and npm test tools
 
 build: sysdeps ## build release binaries
 	$(CARGO) build --release -p bevm-node -p bevm
