@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
         parent_hash: head.hash_slow(),
         prevrandao: Default::default(),
         base_fee: spec.next_base_fee(&head),
+        bitcoin: None,
     };
     group.bench_function(format!("execute_erc20_block/txs={TXS}"), |b| {
         b.iter(|| {

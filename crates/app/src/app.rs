@@ -310,6 +310,10 @@ impl App {
             parent_hash: parent.hash_slow(),
             prevrandao: req.hash,
             base_fee: spec.next_base_fee(&parent),
+            bitcoin: self
+                .mempool
+                .btc()
+                .map(|b| b.reader(&self.store, btc_changes.clone())),
         };
         let mut state = BlockState::new(StateReader::latest(self.store.clone()));
         let executed = execute_block(&spec, &mut state, &input, &valid)?;

@@ -5,12 +5,13 @@
 //! `btc/h ‖ hash` → stored header (any branch), `btc/b ‖ height (BE)` → best-chain hash,
 //! `btc/tip` → tip hash, `btc/side` → side-branch tips, concatenated.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use bevm_btc_light::{
     BlockHash, Chain, ChangeSet, Header, HeaderError, HeaderStore, Network, Params, StorageError,
     StoredHeader, SubmitError, U256,
 };
+use bevm_evm::bitcoin::BitcoinReader;
 use bevm_primitives::genesis::BtcGenesis;
 use bevm_store::{StateChange, Store};
 
@@ -106,6 +107,44 @@ impl BtcModule {
             return Ok(Vec::new());
         }
         state_writes(&view, &changes).map_err(|error| SubmitError { index: 0, error })
+    }
+}
+
+/// An owned view (committed state plus a block's relays) for the EVM precompile.
+pub struct BtcSnapshot {
+    store: Store,
+    overlay: Overlay,
+}
+
+impl HeaderStore for BtcSnapshot {
+    fn header(&self, hash: &BlockHash) -> Result<Option<StoredHeader>, StorageError> {
+        BtcState::new(Some(&self.store), &self.overlay).header(hash)
+    }
+
+    fn best_hash(&self, height: u32) -> Result<Option<BlockHash>, StorageError> {
+        BtcState::new(Some(&self.store), &self.overlay).best_hash(height)
+    }
+
+    fn tip(&self) -> Result<Option<StoredHeader>, StorageError> {
+        BtcState::new(Some(&self.store), &self.overlay).tip()
+    }
+
+    fn side_tips(&self) -> Result<Vec<BlockHash>, StorageError> {
+        BtcState::new(Some(&self.store), &self.overlay).side_tips()
+    }
+}
+
+impl BtcModule {
+    /// The precompile's reader over the committed state plus `overlay` (a block's relays).
+    pub fn reader(&self, store: &Store, overlay: Overlay) -> Arc<BitcoinReader> {
+        Arc::new(BitcoinReader {
+            params: self.params.clone(),
+            horizon: self.horizon,
+            store: Arc::new(BtcSnapshot {
+                store: store.clone(),
+                overlay,
+            }),
+        })
     }
 }
 

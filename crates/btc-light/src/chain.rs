@@ -15,7 +15,7 @@ use crate::{
 
 /// A header chain: consensus rules, a store and a pruning horizon.
 #[derive(Debug)]
-pub struct Chain<'a, S> {
+pub struct Chain<'a, S: ?Sized> {
     params: &'a Params,
     store: &'a S,
     /// Side branches forking more than this many blocks below the tip are refused and dropped.
@@ -28,7 +28,7 @@ impl From<StorageError> for HeaderError {
     }
 }
 
-impl<'a, S: HeaderStore> Chain<'a, S> {
+impl<'a, S: HeaderStore + ?Sized> Chain<'a, S> {
     pub fn new(params: &'a Params, store: &'a S, horizon: u32) -> Self {
         Self {
             params,

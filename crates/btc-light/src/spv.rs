@@ -285,7 +285,7 @@ impl Walk<'_> {
 ///
 /// # Errors
 /// [`ProofError`] naming the first check that fails.
-pub fn verify_tx_inclusion<S: HeaderStore>(
+pub fn verify_tx_inclusion<S: HeaderStore + ?Sized>(
     chain: &Chain<'_, S>,
     txid: &[u8; 32],
     block_hash: &BlockHash,

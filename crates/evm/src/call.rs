@@ -89,7 +89,8 @@ fn run(
         .with_db(&mut *state)
         .with_cfg(cfg)
         .with_block(block.block_env(spec))
-        .build_mainnet();
+        .build_mainnet()
+        .with_precompiles(block.precompiles(spec));
     match evm.transact(tx_env(spec, input, gas)) {
         Ok(r) => Ok(match r.result {
             ExecutionResult::Success { gas, output, .. } => CallOutcome::Success {

@@ -64,7 +64,7 @@ impl ChainSpec {
 }
 
 /// What consensus fixes about a block before its transactions run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BlockInput {
     pub number: u64,
     /// Seconds since the Unix epoch, from the CometBFT block time.
@@ -74,9 +74,15 @@ pub struct BlockInput {
     /// source of randomness, as on Ethereum.
     pub prevrandao: B256,
     pub base_fee: u64,
+    /// The Bitcoin light client as this block sees it (after its relays), for the precompile.
+    pub bitcoin: Option<std::sync::Arc<crate::bitcoin::BitcoinReader>>,
 }
 
 impl BlockInput {
+    pub(crate) fn precompiles(&self, spec: &ChainSpec) -> crate::bitcoin::BevmPrecompiles {
+        crate::bitcoin::BevmPrecompiles::new(spec.spec, self.bitcoin.clone())
+    }
+
     pub(crate) fn block_env(&self, spec: &ChainSpec) -> BlockEnv {
         BlockEnv {
             number: U256::from(self.number),

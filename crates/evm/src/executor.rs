@@ -81,7 +81,8 @@ pub fn execute_block(
         .with_db(&mut *state)
         .with_cfg(spec.cfg_env())
         .with_block(input.block_env(spec))
-        .build_mainnet();
+        .build_mainnet()
+        .with_precompiles(input.precompiles(spec));
 
     let mut cumulative_gas = 0u64;
     let mut bloom = Bloom::ZERO;

@@ -5,6 +5,7 @@
 //! - [`executor`]: runs a block's transactions, credits fees to the fee pool (never burned),
 //!   builds receipts, logs bloom and a real Ethereum header whose hash is keccak256(rlp(header)).
 //! - [`chain`]: blocks, receipts and the tx index as stored, written once per block.
+//! - [`bitcoin`]: the light-client precompile contracts use to read Bitcoin.
 //! - [`call`]: `eth_call` and `eth_estimateGas` against any recent height.
 //!
 //! Invariants: execution depends only on the block input and committed state (no clock, no
@@ -13,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bitcoin;
 pub mod call;
 pub mod chain;
 pub mod env;

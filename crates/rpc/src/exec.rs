@@ -54,6 +54,11 @@ impl EthApi {
             parent_hash: h.parent_hash,
             prevrandao: h.mix_hash,
             base_fee: h.base_fee_per_gas.unwrap_or_default(),
+            // Calls see the light client's latest committed view, whatever the block.
+            bitcoin: self
+                .mempool
+                .btc()
+                .map(|b| b.reader(&self.store, Default::default())),
         };
         Ok((BlockState::new(self.reader(id)?), input))
     }

@@ -154,3 +154,142 @@ fn two_nodes_fed_the_same_relays_agree_on_the_app_hash() {
         assert_eq!(ra, rb);
     }
 }
+
+mod precompile {
+    use alloy_primitives::{Bytes, FixedBytes};
+    use alloy_sol_types::{SolCall, SolError};
+    use bevm_evm::{
+        bitcoin::{IBitcoinLight, BTC_LIGHT_ADDRESS},
+        call::{call, CallInput, CallOutcome},
+        BlockInput, BlockState, StateReader,
+    };
+
+    use super::*;
+
+    fn display(hash: &BlockHash) -> FixedBytes<32> {
+        let mut b = hash.0;
+        b.reverse();
+        FixedBytes(b)
+    }
+
+    /// `eth_call` of the precompile against the node's latest state.
+    fn light_call(node: &TestNode, data: Vec<u8>) -> CallOutcome {
+        let spec = node.app.spec().expect("initialized").clone();
+        let head = bevm_evm::chain::block(node.store(), node.height())
+            .expect("read")
+            .expect("head")
+            .header;
+        let block = BlockInput {
+            number: head.number,
+            timestamp: head.timestamp,
+            parent_hash: head.parent_hash,
+            prevrandao: head.mix_hash,
+            base_fee: head.base_fee_per_gas.unwrap_or_default(),
+            bitcoin: node
+                .app
+                .mempool()
+                .btc()
+                .map(|b| b.reader(node.store(), Default::default())),
+        };
+        let mut state = BlockState::new(StateReader::latest(node.store().clone()));
+        let input = CallInput {
+            to: Some(BTC_LIGHT_ADDRESS),
+            data: Some(Bytes::from(data)),
+            ..Default::default()
+        };
+        call(&spec, &mut state, &block, &input, 1_000_000).expect("call runs")
+    }
+
+    fn revert_reason(outcome: CallOutcome) -> String {
+        match outcome {
+            CallOutcome::Revert { output, .. } => {
+                alloy_sol_types::Revert::abi_decode(&output)
+                    .expect("Error(string)")
+                    .reason
+            }
+            other => panic!("expected a revert, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn contracts_read_the_light_client() {
+        let mut node = TestNode::new(1);
+        let headers = regtest_from_genesis(12);
+        node.block(vec![relay_tx(&headers)]);
+
+        let CallOutcome::Success { output, .. } =
+            light_call(&node, IBitcoinLight::bestBlockCall {}.abi_encode())
+        else {
+            panic!("bestBlock succeeds");
+        };
+        let best = IBitcoinLight::bestBlockCall::abi_decode_returns(&output).expect("decodes");
+        assert_eq!(best.height, 12);
+        assert_eq!(best.blockHash, display(&headers[11].hash()));
+
+        let CallOutcome::Success { output, .. } = light_call(
+            &node,
+            IBitcoinLight::headerAtCall { height: 5 }.abi_encode(),
+        ) else {
+            panic!("headerAt succeeds");
+        };
+        let at = IBitcoinLight::headerAtCall::abi_decode_returns(&output).expect("decodes");
+        assert_eq!(at.header.as_ref(), headers[4].encode().as_slice());
+        assert_eq!(at.blockHash, display(&headers[4].hash()));
+
+        let reason = revert_reason(light_call(
+            &node,
+            IBitcoinLight::headerAtCall { height: 99 }.abi_encode(),
+        ));
+        assert!(
+            reason.contains("no best-chain header at height 99"),
+            "{reason}"
+        );
+        let reason = revert_reason(light_call(&node, vec![1, 2, 3, 4]));
+        assert!(reason.contains("unknown function"), "{reason}");
+    }
+
+    #[test]
+    fn inclusion_proofs_are_checked_by_the_precompile() {
+        let mut node = TestNode::new(1);
+        // A regtest block whose merkle root commits to two transactions.
+        let txids = [[1u8; 32], [2u8; 32]];
+        let root = bevm_btc_light::spv::merkle_root(&txids);
+        let genesis = bevm_btc_light::Network::Regtest.params().genesis;
+        let mut block = mine_regtest(genesis.hash(), genesis.time, 1, 0)[0];
+        block.merkle_root = root;
+        let target = bevm_btc_light::work::target_from_bits(block.bits).expect("bits");
+        while !bevm_btc_light::work::hash_meets_target(&block.hash().0, target) {
+            block.nonce += 1;
+        }
+        let more = mine_regtest(block.hash(), block.time, 5, 1);
+        node.block(vec![relay_tx(&[&[block][..], &more[..]].concat())]);
+
+        let proof = bevm_btc_light::MerkleProof::build(block, &txids, &[true, true]).encode();
+        let verify = |txid: [u8; 32], min: u32| {
+            light_call(
+                &node,
+                IBitcoinLight::verifyTxInclusionCall {
+                    txid: FixedBytes({
+                        let mut t = txid;
+                        t.reverse();
+                        t
+                    }),
+                    blockHash: display(&block.hash()),
+                    proof: proof.clone().into(),
+                    minConfirmations: min,
+                }
+                .abi_encode(),
+            )
+        };
+        let CallOutcome::Success { output, .. } = verify([2u8; 32], 6) else {
+            panic!("proven");
+        };
+        let ok =
+            IBitcoinLight::verifyTxInclusionCall::abi_decode_returns(&output).expect("decodes");
+        assert_eq!((ok.blockHeight, ok.txIndex, ok.confirmations), (1, 1, 6));
+        let reason = revert_reason(verify([2u8; 32], 7));
+        assert!(reason.contains("6 confirmations, 7 required"), "{reason}");
+        let reason = revert_reason(verify([3u8; 32], 1));
+        assert!(reason.contains("not proven"), "{reason}");
+    }
+}
