@@ -292,4 +292,31 @@ mod precompile {
         let reason = revert_reason(verify([3u8; 32], 1));
         assert!(reason.contains("not proven"), "{reason}");
     }
+
+    /// In a block, the precompile sees the relays that precede it in the same block.
+    #[test]
+    fn transactions_in_a_block_see_the_same_blocks_relays() {
+        let mut node = TestNode::new(1);
+        let key = node.keys[0].clone();
+        let headers = regtest_from_genesis(3);
+        let call_at = |nonce: u64, height: u32| {
+            txs::eip1559(
+                &key,
+                1337,
+                nonce,
+                alloy_primitives::TxKind::Call(BTC_LIGHT_ADDRESS),
+                U256::ZERO,
+                IBitcoinLight::headerAtCall { height }.abi_encode().into(),
+                100_000,
+                Default::default(),
+            )
+        };
+        let (results, _) = node.block(vec![call_at(0, 3), relay_tx(&headers), call_at(1, 3)]);
+        // The relay runs first (native transactions lead the block), so both calls find it.
+        assert_eq!(results[0].code, 0);
+        assert_eq!(results[0].log, "", "the call succeeds");
+        assert_eq!(results[2].log, "");
+        let (results, _) = node.block(vec![call_at(2, 4)]);
+        assert_eq!(results[0].log, "execution reverted", "no header at 4 yet");
+    }
 }
