@@ -1,6 +1,7 @@
 //! In-process tests of the application: blocks driven without CometBFT.
 
 mod btc;
+mod escrow;
 mod execution;
 mod mempool;
 mod properties;
