@@ -45,3 +45,27 @@ pub fn relay_tx(headers: &[Header]) -> Bytes {
         .encode()
         .into()
 }
+
+/// A non-witness Bitcoin transaction with one input and one output paying `script`.
+pub fn payment_tx(value_sat: u64, script: &[u8]) -> Vec<u8> {
+    let mut t = vec![2, 0, 0, 0, 1];
+    t.extend_from_slice(&[0x11; 32]);
+    t.extend_from_slice(&[0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1]);
+    t.extend_from_slice(&value_sat.to_le_bytes());
+    t.push(script.len() as u8);
+    t.extend_from_slice(script);
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t
+}
+
+/// A regtest block on top of `parent` (hash, time) whose merkle root commits to `txids`
+/// (internal order, coinbase first), mined.
+pub fn block_with_txids(parent: BlockHash, parent_time: u32, txids: &[[u8; 32]]) -> Header {
+    let mut block = mine_regtest(parent, parent_time, 1, 0)[0];
+    block.merkle_root = bevm_btc_light::spv::merkle_root(txids);
+    let target = target_from_bits(block.bits).expect("regtest bits are valid");
+    while !hash_meets_target(&block.hash().0, target) {
+        block.nonce = block.nonce.wrapping_add(1);
+    }
+    block
+}

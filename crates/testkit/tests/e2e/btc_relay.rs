@@ -85,3 +85,117 @@ fn relayed_headers_reach_the_light_client_through_cometbft() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such header"));
 }
+
+/// The example escrow contract, deployed and released with Foundry's `cast` against a real
+/// node whose light client was fed through cometbft.
+#[test]
+fn escrow_pays_out_on_a_bitcoin_payment_with_cast() {
+    use bevm_btc_light::{header::sha256d, MerkleProof, Network};
+    use bevm_testkit::btc::{block_with_txids, mine_regtest, payment_tx};
+
+    use crate::helpers::{cast, compile_contracts, dev_key_hex};
+
+    let net = Devnet::start(1, 300).expect("devnet starts");
+    let comet = Rpc::new(net.validators[0].ports.rpc);
+    let url = net.rpc(0).url();
+    let seller = net.keys[5].address().to_string();
+    let script = [&[0x00, 0x14][..], &[0x5e; 20][..]].concat();
+
+    // Bitcoin: a block paying the seller (and one paying too little), then 3 more on top.
+    let good = payment_tx(50_000, &script);
+    let small = payment_tx(10, &script);
+    let txids = [[0xcb; 32], sha256d(&good), sha256d(&small)];
+    let genesis = Network::Regtest.params().genesis;
+    let block = block_with_txids(genesis.hash(), genesis.time, &txids);
+    let above = mine_regtest(block.hash(), block.time, 3, 1);
+    let relay = relay_tx(&[&[block][..], &above[..]].concat());
+    assert_eq!(broadcast(&comet, &relay)["code"], 0);
+    wait_for(Duration::from_secs(20), || {
+        btc_tip(&comet).filter(|t| t["height"] == 4)
+    })
+    .expect("relayed");
+    let proof = format!(
+        "0x{}",
+        hex::encode(MerkleProof::build(block, &txids, &[true, true, true]).encode())
+    );
+    let block_hash = format!("0x{}", block.hash());
+
+    let dir = tempfile::tempdir().expect("tmp");
+    compile_contracts(dir.path());
+    let artifact: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("BtcPaymentEscrow.json")).expect("artifact"),
+    )
+    .expect("json");
+    let key = dev_key_hex(&net, 0);
+    let deployed = cast(
+        &url,
+        &[
+            "send",
+            "--private-key",
+            &key,
+            "--json",
+            "--value",
+            "1ether",
+            "--create",
+            artifact["bytecode"].as_str().expect("bytecode"),
+            "constructor(address,bytes,uint64,uint32)",
+            &seller,
+            &format!("0x{}", hex::encode(&script)),
+            "50000",
+            "3",
+        ],
+    )
+    .expect("deploy");
+    let receipt: Value = serde_json::from_str(&deployed).expect("receipt");
+    assert_eq!(receipt["status"], "0x1");
+    let escrow = receipt["contractAddress"]
+        .as_str()
+        .expect("address")
+        .to_owned();
+
+    // The revert reason of an underpayment reaches cast.
+    let err = cast(
+        &url,
+        &[
+            "call",
+            &escrow,
+            "release(bytes,bytes32,bytes)",
+            &format!("0x{}", hex::encode(&small)),
+            &block_hash,
+            &proof,
+        ],
+    )
+    .expect_err("underpayment refused");
+    assert!(err.contains("no output pays the seller enough"), "{err}");
+
+    let before: u128 = cast(&url, &["balance", &seller])
+        .expect("balance")
+        .parse()
+        .expect("wei");
+    let sent = cast(
+        &url,
+        &[
+            "send",
+            "--private-key",
+            &key,
+            "--json",
+            &escrow,
+            "release(bytes,bytes32,bytes)",
+            &format!("0x{}", hex::encode(&good)),
+            &block_hash,
+            &proof,
+        ],
+    )
+    .expect("release");
+    let receipt: Value = serde_json::from_str(&sent).expect("receipt");
+    assert_eq!(receipt["status"], "0x1");
+    let after: u128 = cast(&url, &["balance", &seller])
+        .expect("balance")
+        .parse()
+        .expect("wei");
+    assert_eq!(after - before, 1_000_000_000_000_000_000);
+    assert_eq!(
+        cast(&url, &["call", &escrow, "released()(bool)"]).expect("call"),
+        "true"
+    );
+}

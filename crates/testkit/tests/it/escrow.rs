@@ -3,14 +3,10 @@
 
 use alloy_primitives::{Address, Bytes, FixedBytes, TxKind, U256};
 use alloy_sol_types::{sol, SolCall, SolValue};
-use bevm_btc_light::{
-    header::sha256d,
-    work::{hash_meets_target, target_from_bits},
-    MerkleProof, Network,
-};
+use bevm_btc_light::{header::sha256d, MerkleProof, Network};
 use bevm_primitives::units::btc_to_wei;
 use bevm_testkit::{
-    btc::{mine_regtest, relay_tx},
+    btc::{block_with_txids, mine_regtest, payment_tx, relay_tx},
     txs, TestNode,
 };
 
@@ -20,20 +16,8 @@ sol! {
     function release(bytes rawTx, bytes32 blockHash, bytes proof);
 }
 
-/// A non-witness Bitcoin transaction with one input and one output paying `script`.
-fn payment(value_sat: u64, script: &[u8]) -> Vec<u8> {
-    let mut t = vec![2, 0, 0, 0, 1];
-    t.extend_from_slice(&[0x11; 32]);
-    t.extend_from_slice(&[0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1]);
-    t.extend_from_slice(&value_sat.to_le_bytes());
-    t.push(script.len() as u8);
-    t.extend_from_slice(script);
-    t.extend_from_slice(&[0, 0, 0, 0]);
-    t
-}
-
 #[test]
-fn escrow_releases_on_a_proven_bitcoin_payment() {
+fn escrow_releases_on_a_proven_bitcoin_payment_tx() {
     let mut node = TestNode::new(2);
     let buyer = node.keys[0].clone();
     let seller = node.keys[1].address();
@@ -64,16 +48,11 @@ fn escrow_releases_on_a_proven_bitcoin_payment() {
     let escrow: Address = buyer.address().create(0);
 
     // A regtest block holding a coinbase and two payments (one too small), buried under 3 more.
-    let good = payment(50_000, &seller_script);
-    let small = payment(49_999, &seller_script);
+    let good = payment_tx(50_000, &seller_script);
+    let small = payment_tx(49_999, &seller_script);
     let txids = [[0xcb; 32], sha256d(&good), sha256d(&small)];
     let genesis = Network::Regtest.params().genesis;
-    let mut block = mine_regtest(genesis.hash(), genesis.time, 1, 0)[0];
-    block.merkle_root = bevm_btc_light::spv::merkle_root(&txids);
-    let target = target_from_bits(block.bits).expect("bits");
-    while !hash_meets_target(&block.hash().0, target) {
-        block.nonce += 1;
-    }
+    let block = block_with_txids(genesis.hash(), genesis.time, &txids);
     let mut block_hash = block.hash().0;
     block_hash.reverse();
     let proof = MerkleProof::build(block, &txids, &[true, true, true]).encode();
