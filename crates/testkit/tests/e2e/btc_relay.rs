@@ -93,7 +93,7 @@ fn escrow_pays_out_on_a_bitcoin_payment_with_cast() {
     use bevm_btc_light::{header::sha256d, MerkleProof, Network};
     use bevm_testkit::btc::{block_with_txids, mine_regtest, payment_tx};
 
-    use crate::helpers::{cast, compile_contracts, dev_key_hex};
+    use crate::helpers::{cast, cast_deploy, cast_send, compile_contracts, dev_key_hex};
 
     let net = Devnet::start(1, 300).expect("devnet starts");
     let comet = Rpc::new(net.validators[0].ports.rpc);
@@ -127,31 +127,19 @@ fn escrow_pays_out_on_a_bitcoin_payment_with_cast() {
     )
     .expect("json");
     let key = dev_key_hex(&net, 0);
-    let deployed = cast(
+    let escrow = cast_deploy(
         &url,
+        &key,
+        &["--value", "1ether"],
+        artifact["bytecode"].as_str().expect("bytecode"),
         &[
-            "send",
-            "--private-key",
-            &key,
-            "--json",
-            "--value",
-            "1ether",
-            "--create",
-            artifact["bytecode"].as_str().expect("bytecode"),
             "constructor(address,bytes,uint64,uint32)",
             &seller,
             &format!("0x{}", hex::encode(&script)),
             "50000",
             "3",
         ],
-    )
-    .expect("deploy");
-    let receipt: Value = serde_json::from_str(&deployed).expect("receipt");
-    assert_eq!(receipt["status"], "0x1");
-    let escrow = receipt["contractAddress"]
-        .as_str()
-        .expect("address")
-        .to_owned();
+    );
 
     // The revert reason of an underpayment reaches cast.
     let err = cast(
@@ -172,23 +160,17 @@ fn escrow_pays_out_on_a_bitcoin_payment_with_cast() {
         .expect("balance")
         .parse()
         .expect("wei");
-    let sent = cast(
+    cast_send(
         &url,
+        &key,
+        &escrow,
         &[
-            "send",
-            "--private-key",
-            &key,
-            "--json",
-            &escrow,
             "release(bytes,bytes32,bytes)",
             &format!("0x{}", hex::encode(&good)),
             &block_hash,
             &proof,
         ],
-    )
-    .expect("release");
-    let receipt: Value = serde_json::from_str(&sent).expect("receipt");
-    assert_eq!(receipt["status"], "0x1");
+    );
     let after: u128 = cast(&url, &["balance", &seller])
         .expect("balance")
         .parse()

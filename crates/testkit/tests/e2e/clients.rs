@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bevm_testkit::devnet::Devnet;
 
-use crate::helpers::{cast, compile_contracts, dev_key_hex, node_script};
+use crate::helpers::{cast, cast_deploy, cast_send, compile_contracts, dev_key_hex, node_script};
 
 #[test]
 fn cast_and_ethers_against_a_single_validator() {
@@ -30,44 +30,25 @@ fn cast_and_ethers_against_a_single_validator() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&artifact).expect("artifact")).expect("json");
     let bytecode = json["bytecode"].as_str().expect("bytecode");
-    let deployed = cast(
+    let token = cast_deploy(
         &url,
+        &key,
+        &[],
+        bytecode,
         &[
-            "send",
-            "--private-key",
-            &key,
-            "--json",
-            "--create",
-            bytecode,
             "constructor(string,string,uint256)",
             "Cast",
             "CST",
             "1000000",
         ],
-    )
-    .expect("deploy token");
-    let receipt: serde_json::Value = serde_json::from_str(&deployed).expect("receipt json");
-    assert_eq!(receipt["status"], "0x1");
-    let token = receipt["contractAddress"]
-        .as_str()
-        .expect("contract address")
-        .to_owned();
+    );
 
-    let sent = cast(
+    let receipt = cast_send(
         &url,
-        &[
-            "send",
-            "--private-key",
-            &key,
-            "--json",
-            &token,
-            "transfer(address,uint256)",
-            to,
-            "777",
-        ],
-    )
-    .expect("transfer");
-    let receipt: serde_json::Value = serde_json::from_str(&sent).expect("receipt json");
+        &key,
+        &token,
+        &["transfer(address,uint256)", to, "777"],
+    );
     let block = receipt["blockNumber"].as_str().expect("block").to_owned();
     let balance = cast(&url, &["call", &token, "balanceOf(address)(uint256)", to]).expect("call");
     assert_eq!(balance, "777");

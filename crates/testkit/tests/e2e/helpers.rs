@@ -36,6 +36,39 @@ pub fn cast(url: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// Deploys `bytecode` with `cast send --create` (constructor signature and arguments, and
+/// any extra flags such as `--value`), checks the receipt, and returns the contract address.
+pub fn cast_deploy(
+    url: &str,
+    key: &str,
+    extra: &[&str],
+    bytecode: &str,
+    constructor: &[&str],
+) -> String {
+    let mut args = vec!["send", "--private-key", key, "--json"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--create", bytecode]);
+    args.extend_from_slice(constructor);
+    let sent = cast(url, &args).expect("deploy");
+    let receipt: serde_json::Value = serde_json::from_str(&sent).expect("receipt json");
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    receipt["contractAddress"]
+        .as_str()
+        .expect("contract address")
+        .to_owned()
+}
+
+/// Sends a transaction calling `to` with `cast send`, checks it succeeded, and returns the
+/// receipt.
+pub fn cast_send(url: &str, key: &str, to: &str, call: &[&str]) -> serde_json::Value {
+    let mut args = vec!["send", "--private-key", key, "--json", to];
+    args.extend_from_slice(call);
+    let sent = cast(url, &args).expect("send");
+    let receipt: serde_json::Value = serde_json::from_str(&sent).expect("receipt json");
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    receipt
+}
+
 /// Compiles the test contracts with solc-js into a fresh directory and returns the token's
 /// artifact path.
 pub fn compile_contracts(out: &std::path::Path) -> PathBuf {
