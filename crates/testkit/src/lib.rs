@@ -8,6 +8,7 @@
 //! - [`txs`]: signing helpers and the ERC-20 used by tests and benches.
 
 pub mod btc;
+pub mod btcd;
 pub mod devnet;
 pub mod process;
 pub mod rpc;

@@ -1,0 +1,115 @@
+//! A real Bitcoin node for tests: btcd in regtest on free ports, driven through btcctl,
+//! killed by PID when dropped.
+
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use anyhow::Context as _;
+
+use crate::process::{free_port, wait_for, ChildGuard};
+
+/// The regtest address btcd mines to (hash160 = 00 01 … 13; nobody holds its key).
+pub const MINING_ADDRESS: &str = "mfWyW5fc9NUj75YAnFgoRLrjxgLDn2MMth";
+
+/// btcd or btcctl: `BEVM_TOOLS_BIN`, the project's `.tools/bin`, or `PATH`.
+fn tool(name: &str) -> PathBuf {
+    [
+        std::env::var_os("BEVM_TOOLS_BIN").map(|d| PathBuf::from(d).join(name)),
+        Some(crate::workspace_root().join(".tools/bin").join(name)),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.exists())
+    .unwrap_or_else(|| name.into())
+}
+
+/// A running btcd regtest node.
+pub struct Btcd {
+    pub rpc_port: u16,
+    pub p2p_port: u16,
+    _process: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl Btcd {
+    /// Starts btcd in regtest and waits for its RPC.
+    ///
+    /// # Errors
+    /// btcd missing (run `make tools`) or not answering.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let (rpc_port, p2p_port) = (free_port(), free_port());
+        let mut cmd = Command::new(tool("btcd"));
+        cmd.args([
+            "--regtest",
+            "--configfile=/dev/null",
+            "--notls",
+            "--rpcuser=bevm",
+            "--rpcpass=bevm",
+        ])
+        .arg(format!("--datadir={}", dir.path().join("data").display()))
+        .arg(format!("--logdir={}", dir.path().join("log").display()))
+        .arg(format!("--rpclisten=127.0.0.1:{rpc_port}"))
+        .arg(format!("--listen=127.0.0.1:{p2p_port}"))
+        .arg(format!("--miningaddr={MINING_ADDRESS}"));
+        let process = ChildGuard::spawn("btcd", cmd, &dir.path().join("btcd.out"))
+            .context("cannot start btcd; run `make tools`")?;
+        let node = Self {
+            rpc_port,
+            p2p_port,
+            _process: process,
+            _dir: dir,
+        };
+        wait_for(Duration::from_secs(20), || {
+            node.cli(&["getblockcount"]).ok()
+        })
+        .context("btcd does not answer on its RPC port")?;
+        Ok(node)
+    }
+
+    /// Runs a btcctl command against this node and returns its trimmed stdout.
+    ///
+    /// # Errors
+    /// btcctl failing, with its stderr.
+    pub fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new(tool("btcctl"))
+            .args([
+                "--regtest",
+                "--configfile=/dev/null",
+                "--notls",
+                "--rpcuser=bevm",
+                "--rpcpass=bevm",
+            ])
+            .arg(format!("--rpcserver=127.0.0.1:{}", self.rpc_port))
+            .args(args)
+            .output()
+            .context("cannot run btcctl; run `make tools`")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "btcctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Mines `n` blocks.
+    ///
+    /// # Errors
+    /// btcctl failing.
+    pub fn generate(&self, n: u32) -> anyhow::Result<()> {
+        self.cli(&["generate", &n.to_string()]).map(|_| ())
+    }
+
+    /// The raw 80-byte headers of the best chain at heights `from..=to`.
+    ///
+    /// # Errors
+    /// btcctl failing or returning something else than hex.
+    pub fn headers(&self, from: u32, to: u32) -> anyhow::Result<Vec<Vec<u8>>> {
+        (from..=to)
+            .map(|h| {
+                let hash = self.cli(&["getblockhash", &h.to_string()])?;
+                let raw = self.cli(&["getblockheader", &hash, "false"])?;
+                Ok(hex::decode(raw)?)
+            })
+            .collect()
+    }
+}
