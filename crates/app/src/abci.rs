@@ -282,38 +282,37 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
 fn btc_query(app: &App, path: &str, data: &[u8]) -> Result<serde_json::Value, String> {
     let mempool = app.mempool();
     let module = mempool.btc().ok_or("the chain is not initialized")?;
-    let query = crate::btc::BtcQuery::new(module, app.store());
-    query.with(|chain| {
-        let found = if path == "/btc/tip" {
-            chain.tip()
-        } else {
-            let arg = std::str::from_utf8(data)
-                .map_err(|_| "data must be text")?
-                .trim();
-            match arg.parse::<u32>() {
-                Ok(height) => chain.header_at(height),
-                Err(_) => {
-                    let hash = bevm_btc_light::BlockHash::from_display_hex(arg)
-                        .map_err(|_| "data must be a height or a 64-hex block hash")?;
-                    chain.header(&hash)
-                }
+    let reader = module.reader(app.store(), Default::default());
+    let chain = reader.chain();
+    let found = if path == "/btc/tip" {
+        chain.tip()
+    } else {
+        let arg = std::str::from_utf8(data)
+            .map_err(|_| "data must be text")?
+            .trim();
+        match arg.parse::<u32>() {
+            Ok(height) => chain.header_at(height),
+            Err(_) => {
+                let hash = bevm_btc_light::BlockHash::from_display_hex(arg)
+                    .map_err(|_| "data must be a height or a 64-hex block hash")?;
+                chain.header(&hash)
             }
-        };
-        let header = found.map_err(|e| e.to_string())?.ok_or("no such header")?;
-        let confirmations = chain
-            .confirmations(&header.hash)
-            .map_err(|e| e.to_string())?;
-        Ok(serde_json::json!({
-            "height": header.height,
-            "hash": header.hash.to_string(),
-            "prev_hash": header.header.prev_hash.to_string(),
-            "time": header.header.time,
-            "bits": format!("{:#010x}", header.header.bits),
-            "chain_work": format!("{:#x}", header.chain_work),
-            "confirmations": confirmations,
-            "header": hex::encode(header.header.encode()),
-        }))
-    })
+        }
+    };
+    let header = found.map_err(|e| e.to_string())?.ok_or("no such header")?;
+    let confirmations = chain
+        .confirmations(&header.hash)
+        .map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({
+        "height": header.height,
+        "hash": header.hash.to_string(),
+        "prev_hash": header.header.prev_hash.to_string(),
+        "time": header.header.time,
+        "bits": format!("{:#010x}", header.header.bits),
+        "chain_work": format!("{:#x}", header.chain_work),
+        "confirmations": confirmations,
+        "header": hex::encode(header.header.encode()),
+    }))
 }
 
 /// State sync is not offered yet: every request gets the empty answer.

@@ -407,29 +407,25 @@ impl App {
 
     /// Applies one native transaction of the block being finalized on top of `changes`.
     fn apply_native(&self, raw: &[u8], changes: &mut Overlay, now: u64) -> TxResult {
-        let refused = |code, log: String| TxResult {
+        let outcome = match self.mempool.btc() {
+            Some(btc) => btc.apply_native(raw, &self.store, changes, now),
+            None => Err(CheckError {
+                code: code::INTERNAL,
+                message: "the chain is not initialized".into(),
+            }),
+        };
+        let (code, log) = match outcome {
+            Ok(writes) => {
+                changes.extend(writes);
+                (0, String::new())
+            }
+            Err(e) => (e.code, e.message),
+        };
+        TxResult {
             code,
             log,
             gas_wanted: 0,
             gas_used: 0,
-        };
-        let Some(btc) = self.mempool.btc() else {
-            return refused(code::INTERNAL, "the chain is not initialized".into());
-        };
-        match NativeTx::decode(raw, btc.max_headers) {
-            Err(e) => refused(code::DECODE, e.to_string()),
-            Ok(NativeTx::RelayHeaders(headers)) => {
-                match btc.relay(&self.store, changes, &headers, now) {
-                    Ok(writes) if writes.is_empty() => {
-                        refused(code::BTC, "no new headers: all already known".into())
-                    }
-                    Ok(writes) => {
-                        changes.extend(writes);
-                        refused(0, String::new())
-                    }
-                    Err(e) => refused(code::BTC, e.to_string()),
-                }
-            }
         }
     }
 

@@ -12,10 +12,13 @@ use bevm_btc_light::{
     StoredHeader, SubmitError, U256,
 };
 use bevm_evm::bitcoin::BitcoinReader;
-use bevm_primitives::genesis::BtcGenesis;
+use bevm_primitives::{genesis::BtcGenesis, native::NativeTx};
 use bevm_store::{StateChange, Store};
 
-use crate::AppError;
+use crate::{
+    mempool::{code, CheckError},
+    AppError,
+};
 
 const HEADER: &[u8] = b"btc/h";
 const BEST: &[u8] = b"btc/b";
@@ -75,38 +78,47 @@ impl BtcModule {
             }
         }
         .map_err(|e| bad(e.to_string()))?;
-        let mut overlay = Overlay::new();
-        let view = BtcState::new(None, &overlay);
-        let changes = Chain::<BtcState<'_>>::init(root);
-        let writes = state_writes(&view, &changes)?;
-        overlay.extend(writes);
-        Ok(overlay.into_iter().collect())
+        let empty = Overlay::new();
+        Ok(state_writes(
+            &BtcState::new(None, &empty),
+            &Chain::<BtcState<'_>>::init(root),
+        )?)
     }
 
-    /// Applies a relay on top of `store` + `overlay`: the new state entries, or why the
-    /// headers are refused. An empty result means every header was already known.
+    /// Applies a native transaction on top of `store` + `overlay` (the block's earlier
+    /// changes) at time `now`: the state entries it writes, or why it is refused. The one
+    /// path for CheckTx (empty overlay, last block's time) and FinalizeBlock.
     ///
     /// # Errors
-    /// The first invalid header.
-    pub fn relay(
+    /// Undecodable ([`code::DECODE`]), an invalid header or nothing new ([`code::BTC`]).
+    pub fn apply_native(
         &self,
+        raw: &[u8],
         store: &Store,
         overlay: &Overlay,
-        headers: &[[u8; 80]],
         now: u64,
-    ) -> Result<Vec<StateChange>, SubmitError> {
-        let headers: Vec<Header> = headers
+    ) -> Result<Vec<StateChange>, CheckError> {
+        let refuse = |code, message: String| CheckError { code, message };
+        let NativeTx::RelayHeaders(raw_headers) = NativeTx::decode(raw, self.max_headers)
+            .map_err(|e| refuse(code::DECODE, e.to_string()))?;
+        let headers: Vec<Header> = raw_headers
             .iter()
             .enumerate()
             .map(|(index, raw)| Header::decode(raw).map_err(|error| SubmitError { index, error }))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(|e| refuse(code::BTC, e.to_string()))?;
         let view = BtcState::new(Some(store), overlay);
         let now = u32::try_from(now).unwrap_or(u32::MAX);
-        let changes = Chain::new(&self.params, &view, self.horizon).submit(&headers, now)?;
+        let changes = Chain::new(&self.params, &view, self.horizon)
+            .submit(&headers, now)
+            .map_err(|e| refuse(code::BTC, e.to_string()))?;
         if changes.is_empty() {
-            return Ok(Vec::new());
+            return Err(refuse(
+                code::BTC,
+                "no new headers: all already known".into(),
+            ));
         }
-        state_writes(&view, &changes).map_err(|error| SubmitError { index: 0, error })
+        state_writes(&view, &changes).map_err(|e| refuse(code::INTERNAL, e.to_string()))
     }
 }
 
@@ -249,28 +261,4 @@ fn state_writes(view: &BtcState<'_>, changes: &ChangeSet) -> Result<Vec<StateCha
         out.push((key(HEADER, &hash.0), None));
     }
     Ok(out)
-}
-
-/// Read-only queries over the committed light client.
-pub struct BtcQuery<'a> {
-    module: &'a BtcModule,
-    overlay: Overlay,
-    store: &'a Store,
-}
-
-impl<'a> BtcQuery<'a> {
-    pub fn new(module: &'a BtcModule, store: &'a Store) -> Self {
-        Self {
-            module,
-            overlay: Overlay::new(),
-            store,
-        }
-    }
-
-    /// Runs `f` with the light client over the committed state.
-    pub fn with<T>(&self, f: impl FnOnce(&Chain<'_, BtcState<'_>>) -> T) -> T {
-        let view = BtcState::new(Some(self.store), &self.overlay);
-        let chain = Chain::new(&self.module.params, &view, self.module.horizon);
-        f(&chain)
-    }
 }

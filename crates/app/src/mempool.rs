@@ -19,7 +19,7 @@ use bevm_primitives::tx::EthTx;
 use bevm_store::Store;
 use parking_lot::Mutex;
 
-use bevm_primitives::native::{is_native, NativeTx};
+use bevm_primitives::native::is_native;
 
 use crate::{
     btc::{BtcModule, Overlay},
@@ -68,19 +68,9 @@ impl Mempool {
         let btc = self
             .btc()
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
-        match NativeTx::decode(raw, btc.max_headers) {
-            Err(e) => Err(refuse(code::DECODE, e.to_string())),
-            Ok(NativeTx::RelayHeaders(headers)) => {
-                let now = self.head_time.load(Ordering::SeqCst);
-                match btc.relay(&self.store, &Overlay::new(), &headers, now) {
-                    Ok(writes) if writes.is_empty() => {
-                        Err(refuse(code::BTC, "no new headers: all already known"))
-                    }
-                    Ok(_) => Ok(0),
-                    Err(e) => Err(refuse(code::BTC, e.to_string())),
-                }
-            }
-        }
+        let now = self.head_time.load(Ordering::SeqCst);
+        btc.apply_native(raw, &self.store, &Overlay::new(), now)
+            .map(|_| 0)
     }
 
     /// After each commit: the next block's base fee, and a fresh per-sender view that

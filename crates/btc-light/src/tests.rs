@@ -268,11 +268,6 @@ fn real_stale_blocks_become_side_branches() {
         .expect("checkpoint");
     let mut store = MemStore::default();
     store.apply(&Chain::<MemStore>::init(root));
-    // The first hours of the run may go back in time against a root without its past times,
-    // so feed it all through a chain that starts 10 headers later instead.
-    let prev: Vec<u32> = run[..10].iter().map(|h| h.time).collect();
-    let root = StoredHeader::root(&params, run[10], 822_538, U256::from(1u8) << 90, &prev);
-    assert!(root.is_err(), "a checkpoint must be a period start");
     submit_all(&params, &mut store, &run[1..], 2000);
     let best_tip = tip(&store);
 
@@ -644,6 +639,21 @@ fn expect_error_h(params: &Params, store: &MemStore, header: Header, horizon: u3
         .submit(&[header], LATER)
         .expect_err("refused")
         .error
+}
+
+#[test]
+fn checkpoints_must_start_a_period_and_carry_their_work() {
+    let params = Network::Mainnet.params();
+    let run = headers(MAINNET_822528);
+    let prev: Vec<u32> = run[..10].iter().map(|h| h.time).collect();
+    assert_eq!(
+        StoredHeader::root(&params, run[10], 822_538, U256::from(1u8) << 90, &prev),
+        Err(HeaderError::BadCheckpoint(
+            "must be the first block of a retarget period (height divisible by 2016)"
+        ))
+    );
+    assert!(StoredHeader::root(&params, run[0], 822_528, U256::from(1u8), &[]).is_err());
+    assert!(StoredHeader::root(&params, run[0], 822_528, U256::from(1u8) << 90, &[0; 11]).is_err());
 }
 
 #[test]

@@ -49,6 +49,13 @@ pub struct BitcoinReader {
     pub store: Arc<dyn HeaderStore + Send + Sync>,
 }
 
+impl BitcoinReader {
+    /// The light client over this reader's store, for queries.
+    pub fn chain(&self) -> Chain<'_, dyn HeaderStore + Send + Sync> {
+        Chain::new(&self.params, &*self.store, self.horizon)
+    }
+}
+
 impl std::fmt::Debug for BitcoinReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BitcoinReader")
@@ -155,7 +162,7 @@ fn light_client_call(
             "IBitcoinLight: the light client is not available here".into(),
         );
     };
-    let chain = Chain::new(&reader.params, &*reader.store, reader.horizon);
+    let chain = reader.chain();
     let result: Result<Bytes, String> = match call {
         IBitcoinLight::IBitcoinLightCalls::bestBlock(_) => chain
             .tip()

@@ -160,3 +160,17 @@ pub fn transfer(key: &AccountKey, chain_id: u64, nonce: u64, to: Address, value:
         Fees::default(),
     )
 }
+
+/// A contract creation carrying 200,000 bytes of code: larger than any node accepts.
+pub fn oversized(key: &AccountKey, chain_id: u64, nonce: u64) -> Bytes {
+    eip1559(
+        key,
+        chain_id,
+        nonce,
+        TxKind::Create,
+        U256::ZERO,
+        Bytes::from(vec![0u8; 200_000]),
+        30_000_000,
+        Fees::default(),
+    )
+}

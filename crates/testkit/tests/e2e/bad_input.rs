@@ -63,16 +63,7 @@ fn bad_transactions_and_requests_are_refused_cleanly() {
         &txs::transfer(&pauper, 1337, 0, to, U256::from(1u64)),
         "insufficient funds for gas * price + value",
     );
-    let big = txs::eip1559(
-        key,
-        1337,
-        1,
-        TxKind::Create,
-        U256::ZERO,
-        Bytes::from(vec![0u8; 200_000]),
-        30_000_000,
-        Default::default(),
-    );
+    let big = txs::oversized(key, 1337, 1);
     expect_error(&net, &big, "oversized data");
     // A corrupted signature: flip a byte inside r.
     let mut bad_sig = txs::transfer(key, 1337, 1, to, U256::from(1u64)).to_vec();

@@ -1,7 +1,7 @@
 //! The btc module through CheckTx and blocks: relays, refusals, reorgs, the app hash.
 
 use alloy_primitives::U256;
-use bevm_app::{btc::BtcQuery, mempool::code};
+use bevm_app::mempool::code;
 use bevm_btc_light::{BlockHash, Header, StoredHeader};
 use bevm_primitives::native::NATIVE_MAGIC;
 use bevm_testkit::{
@@ -12,13 +12,17 @@ use bevm_testkit::{
 fn tip(node: &TestNode) -> StoredHeader {
     let mempool = node.app.mempool();
     let module = mempool.btc().expect("initialized");
-    BtcQuery::new(module, node.store()).with(|chain| chain.tip().expect("read").expect("tip"))
+    let reader = module.reader(node.store(), Default::default());
+    let tip = reader.chain().tip().expect("read").expect("tip");
+    tip
 }
 
 fn confirmations(node: &TestNode, hash: &BlockHash) -> u32 {
     let mempool = node.app.mempool();
     let module = mempool.btc().expect("initialized");
-    BtcQuery::new(module, node.store()).with(|chain| chain.confirmations(hash).expect("read"))
+    let reader = module.reader(node.store(), Default::default());
+    let confirmations = reader.chain().confirmations(hash).expect("read");
+    confirmations
 }
 
 #[test]

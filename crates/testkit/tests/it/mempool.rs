@@ -97,16 +97,7 @@ fn funds_fees_chain_id_and_malformed_input() {
         let (c, _) = refusal(&node, junk);
         assert_eq!(c, code::DECODE);
     }
-    let huge = txs::eip1559(
-        &node.keys[1],
-        1337,
-        0,
-        TxKind::Create,
-        U256::ZERO,
-        Bytes::from(vec![0u8; 200_000]),
-        30_000_000,
-        Default::default(),
-    );
+    let huge = txs::oversized(&node.keys[1], 1337, 0);
     let (c, m) = refusal(&node, &huge);
     assert_eq!(c, code::DECODE);
     assert!(m.starts_with("oversized data"), "{m}");
