@@ -47,13 +47,13 @@ $(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package-lock.json
 tools: sysdeps $(TOOLS_BIN)/cometbft $(TOOLS_BIN)/btcd $(E2E_DIR)/node_modules/.package-lock.json ## install pinned cometbft, btcd and npm test tools
 
 build: sysdeps ## build release binaries
-	$(CARGO) build --release -p bevm-node -p bevm
+	$(CARGO) build --release -p bevm-node -p bevm -p bevm-relayer
 
 run: tools build ## start a single-validator devnet in the foreground (Ctrl-C stops it)
 	@scripts/devnet.sh
 
 test: tools ## run every test: unit, property, in-process node, and e2e with real cometbft, cast and ethers
-	$(CARGO) build --release -p bevm-node -p bevm
+	$(CARGO) build --release -p bevm-node -p bevm -p bevm-relayer
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) wasm
 	$(CARGO) test --release -p bevm-testkit --test e2e -- --test-threads=1

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Single-validator devnet in the foreground: bevm-node + cometbft, data in .devnet/.
+# Single-validator devnet in the foreground: bevm-node + cometbft, a btcd regtest node with a
+# block every BEVM_BTC_BLOCK_SECS seconds (default 30; 0 = mine by hand), and bevm-relayer
+# feeding btcd's headers to the chain's light client. Data in .devnet/.
 # Ctrl-C or SIGTERM stops every process this script started. `make clean-devnet` resets it.
 set -euo pipefail
 
@@ -9,8 +11,16 @@ BIN="${CARGO_TARGET_DIR:-$HOME/.cache/bevm/target}/release"
 COMETBFT="${BEVM_TOOLS_BIN:-$ROOT/.tools/bin}/cometbft"
 BEVM="$BIN/bevm"
 NODE="$BIN/bevm-node"
+RELAYER="$BIN/bevm-relayer"
+BTCD="${BEVM_TOOLS_BIN:-$ROOT/.tools/bin}/btcd"
+BTCCTL="${BEVM_TOOLS_BIN:-$ROOT/.tools/bin}/btcctl"
+BTC_RPC_PORT="${BEVM_BTC_RPC_PORT:-18334}"
+BTC_P2P_PORT="${BEVM_BTC_P2P_PORT:-18444}"
+BTC_BLOCK_SECS="${BEVM_BTC_BLOCK_SECS:-30}"
+# btcd's login is local to this devnet (RPC bound to 127.0.0.1).
+BTC_AUTH=(--regtest --configfile=/dev/null --notls --rpcuser=bevm --rpcpass=bevm)
 
-for exe in "$BEVM" "$NODE" "$COMETBFT"; do
+for exe in "$BEVM" "$NODE" "$RELAYER" "$COMETBFT" "$BTCD" "$BTCCTL"; do
   [[ -x "$exe" ]] || { echo "missing $exe: run 'make build tools' first" >&2; exit 1; }
 done
 
@@ -27,7 +37,7 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo ">> stopping devnet (pids ${PIDS[*]:-none})"
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup INT TERM EXIT
@@ -42,6 +52,31 @@ done
 "$COMETBFT" start --home "$HOME_DIR" >>"$HOME_DIR/cometbft.log" 2>&1 &
 PIDS+=($!)
 
+# Bitcoin: btcd in regtest, mining to an address nobody holds the key of (regtest coins).
+mkdir -p "$HOME_DIR/btcd"
+"$BTCD" "${BTC_AUTH[@]}" --datadir="$HOME_DIR/btcd/data" --logdir="$HOME_DIR/btcd/log" \
+  --rpclisten="127.0.0.1:$BTC_RPC_PORT" --listen="127.0.0.1:$BTC_P2P_PORT" \
+  --miningaddr=mfWyW5fc9NUj75YAnFgoRLrjxgLDn2MMth >>"$HOME_DIR/btcd.log" 2>&1 &
+PIDS+=($!)
+btcctl() { "$BTCCTL" "${BTC_AUTH[@]}" --rpcserver="127.0.0.1:$BTC_RPC_PORT" "$@"; }
+for _ in $(seq 1 100); do
+  btcctl getblockcount >/dev/null 2>&1 && break
+  sleep 0.2
+done
+btcctl getblockcount >/dev/null || { echo "btcd does not answer; see $HOME_DIR/btcd.log" >&2; exit 1; }
+if [[ "$(btcctl getblockcount)" == 0 ]]; then btcctl generate 10 >/dev/null; fi
+if (( BTC_BLOCK_SECS > 0 )); then
+  ( while sleep "$BTC_BLOCK_SECS"; do btcctl generate 1 >/dev/null 2>&1 || true; done ) &
+  PIDS+=($!)
+fi
+
+if [[ ! -f "$HOME_DIR/relayer.toml" ]]; then
+  "$RELAYER" init --config "$HOME_DIR/relayer.toml" --bitcoin-rpc "http://127.0.0.1:$BTC_RPC_PORT" \
+    --cometbft-rpc "$(sed -n 's/^cometbft_rpc = "\(.*\)"/\1/p' "$HOME_DIR/config/bevm.toml")" >/dev/null
+fi
+"$RELAYER" run --config "$HOME_DIR/relayer.toml" >>"$HOME_DIR/relayer.log" 2>&1 &
+PIDS+=($!)
+
 DEV_KEY="$(sed -n 's/.*"private_key": "\(0x[0-9a-f]*\)".*/\1/p' "$HOME_DIR/dev-keys.json" | head -1)"
 DEV_ADDR="$(sed -n 's/.*"address": "\(0x[0-9a-fA-F]*\)".*/\1/p' "$HOME_DIR/dev-keys.json" | head -1)"
 cat <<INFO
@@ -51,7 +86,11 @@ cat <<INFO
   funded dev account (DEVNET ONLY): $DEV_ADDR
   private key:                      $DEV_KEY
   all dev keys:                     $HOME_DIR/dev-keys.json
-  logs:                             $HOME_DIR/node.log  $HOME_DIR/cometbft.log
+  logs:                             $HOME_DIR/{node,cometbft,btcd,relayer}.log
+
+  Bitcoin regtest (btcd) RPC:       http://127.0.0.1:$BTC_RPC_PORT  (user bevm, password bevm)
+  a block every ${BTC_BLOCK_SECS}s; mine more: $BTCCTL ${BTC_AUTH[*]} --rpcserver=127.0.0.1:$BTC_RPC_PORT generate 1
+  the light client's view:          $BEVM query btc tip
 
   try: cast balance $DEV_ADDR --rpc-url http://127.0.0.1:$RPC_PORT
   Ctrl-C stops the devnet.

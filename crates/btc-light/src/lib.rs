@@ -9,6 +9,8 @@
 //!   for the caller to persist. Best chain = most cumulative work; side branches are kept so a
 //!   heavier fork can arrive over several submissions; branches forking below the pruning
 //!   horizon are refused and dropped.
+//! - [`block`] parses full blocks into txids, so proofs can be built without
+//!   `gettxoutproof`.
 //! - [`spv`] checks `gettxoutproof` proofs against the best chain and its confirmations.
 //!
 //! `no_std` + `alloc`, no clock and no I/O, so the same code runs in the node and in wasm.
@@ -18,7 +20,9 @@
 
 extern crate alloc;
 
+pub mod block;
 mod chain;
+mod codec;
 mod error;
 pub mod header;
 pub mod params;
@@ -27,6 +31,7 @@ pub mod spv;
 mod store;
 pub mod work;
 
+pub use block::{BlockError, BlockTxids};
 pub use chain::Chain;
 pub use error::{HeaderError, SubmitError};
 pub use header::{BlockHash, Header, HEADER_SIZE};
@@ -36,5 +41,7 @@ pub use spv::{verify_tx_inclusion, MerkleProof, ProofError, TxInclusion};
 pub use store::{BestChainUpdate, ChangeSet, HeaderStore, MemStore, StorageError};
 pub use work::U256;
 
+#[cfg(test)]
+mod block_tests;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::{
+    codec::{write_compact_size, CodecError, Reader},
     header::{sha256d, BlockHash, Header, HEADER_SIZE},
     Chain, HeaderError, HeaderStore,
 };
@@ -82,6 +83,16 @@ impl fmt::Display for ProofError {
 
 impl core::error::Error for ProofError {}
 
+impl From<CodecError> for ProofError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Truncated => ProofError::Truncated,
+            CodecError::NonCanonical => ProofError::Malformed("non-canonical count"),
+            CodecError::Oversized => ProofError::Malformed("8-byte count"),
+        }
+    }
+}
+
 impl From<HeaderError> for ProofError {
     fn from(e: HeaderError) -> Self {
         ProofError::Header(e)
@@ -119,10 +130,9 @@ impl MerkleProof {
     /// # Errors
     /// [`ProofError`] for truncated, oversized or trailing input.
     pub fn decode(bytes: &[u8]) -> Result<MerkleProof, ProofError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let header = Header::decode(r.take(HEADER_SIZE)?)?;
-        let tx_count =
-            u32::from_le_bytes(r.take(4)?.try_into().map_err(|_| ProofError::Truncated)?);
+        let tx_count = r.u32_le()?;
         if tx_count == 0 || tx_count > MAX_TRANSACTIONS {
             return Err(ProofError::BadTransactionCount(tx_count));
         }
@@ -148,8 +158,8 @@ impl MerkleProof {
             .iter()
             .flat_map(|b| (0..8).map(move |i| b & (1 << i) != 0))
             .collect();
-        if r.pos != bytes.len() {
-            return Err(ProofError::TrailingBytes(bytes.len() - r.pos));
+        if r.remaining() != 0 {
+            return Err(ProofError::TrailingBytes(r.remaining()));
         }
         Ok(MerkleProof {
             header,
@@ -367,56 +377,6 @@ fn tree_height(tx_count: u32) -> u32 {
         height += 1;
     }
     height
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ProofError> {
-        let end = self.pos.checked_add(n).ok_or(ProofError::Truncated)?;
-        let out = self.bytes.get(self.pos..end).ok_or(ProofError::Truncated)?;
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn compact_size(&mut self) -> Result<u64, ProofError> {
-        let first = self.take(1)?[0];
-        let n = match first {
-            0xfd => {
-                let b = self.take(2)?;
-                u64::from(u16::from_le_bytes([b[0], b[1]]))
-            }
-            0xfe => {
-                let b = self.take(4)?;
-                u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            }
-            0xff => return Err(ProofError::Malformed("8-byte count")),
-            n => return Ok(u64::from(n)),
-        };
-        // Core refuses counts not written in their shortest form.
-        let shortest = if first == 0xfd { 0xfd } else { 0x1_0000 };
-        if n < shortest {
-            return Err(ProofError::Malformed("non-canonical count"));
-        }
-        Ok(n)
-    }
-}
-
-fn write_compact_size(out: &mut Vec<u8>, n: u64) {
-    match n {
-        0..=0xfc => out.push(n as u8),
-        0xfd..=0xffff => {
-            out.push(0xfd);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        _ => {
-            out.push(0xfe);
-            out.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-    }
 }
 
 #[cfg(test)]

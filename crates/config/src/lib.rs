@@ -17,9 +17,11 @@
 
 mod cometbft;
 mod node;
+mod relayer;
 
 pub use cometbft::{generate_network, NetworkSpec, Ports, ValidatorHome};
 pub use node::NodeConfig;
+pub use relayer::RelayerConfig;
 
 /// Errors reading or writing configuration.
 #[derive(Debug, thiserror::Error)]

@@ -36,6 +36,61 @@ impl Btcd {
     /// # Errors
     /// btcd missing (run `make tools`) or not answering.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// A second node that talks only to `peer` (`--connect`, so it never dials anyone else,
+    /// and `--nolisten`, so nobody dials it): [`Btcd::partition`] and [`Btcd::rejoin`] then
+    /// control the only link between the two.
+    ///
+    /// # Errors
+    /// As [`Btcd::start`].
+    pub fn start_peer_of(peer: &Btcd) -> anyhow::Result<Self> {
+        Self::start_with(&[&format!("--connect={}", peer.p2p_addr()), "--nolisten"])
+    }
+
+    /// Drops the link to `peer` made by [`Btcd::start_peer_of`] or [`Btcd::rejoin`].
+    ///
+    /// # Errors
+    /// btcctl failing.
+    pub fn partition(&self, peer: &Btcd) -> anyhow::Result<()> {
+        self.cli(&["node", "remove", &peer.p2p_addr()]).map(|_| ())
+    }
+
+    /// Connects to `peer` again (a permanent link, retried until it holds).
+    ///
+    /// # Errors
+    /// btcctl failing.
+    pub fn rejoin(&self, peer: &Btcd) -> anyhow::Result<()> {
+        self.cli(&["node", "connect", &peer.p2p_addr(), "perm"])
+            .map(|_| ())
+    }
+
+    pub fn p2p_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.p2p_port)
+    }
+
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc_port)
+    }
+
+    /// Height of the best chain.
+    ///
+    /// # Errors
+    /// btcctl failing.
+    pub fn height(&self) -> anyhow::Result<u32> {
+        Ok(self.cli(&["getblockcount"])?.parse()?)
+    }
+
+    /// Best-chain hash at `height`, display hex.
+    ///
+    /// # Errors
+    /// btcctl failing.
+    pub fn hash_at(&self, height: u32) -> anyhow::Result<String> {
+        self.cli(&["getblockhash", &height.to_string()])
+    }
+
+    fn start_with(extra: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (rpc_port, p2p_port) = (free_port(), free_port());
         let mut cmd = Command::new(tool("btcd"));
@@ -50,7 +105,8 @@ impl Btcd {
         .arg(format!("--logdir={}", dir.path().join("log").display()))
         .arg(format!("--rpclisten=127.0.0.1:{rpc_port}"))
         .arg(format!("--listen=127.0.0.1:{p2p_port}"))
-        .arg(format!("--miningaddr={MINING_ADDRESS}"));
+        .arg(format!("--miningaddr={MINING_ADDRESS}"))
+        .args(extra);
         let process = ChildGuard::spawn("btcd", cmd, &dir.path().join("btcd.out"))
             .context("cannot start btcd; run `make tools`")?;
         let node = Self {

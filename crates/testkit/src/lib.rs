@@ -11,6 +11,7 @@ pub mod btc;
 pub mod btcd;
 pub mod devnet;
 pub mod process;
+pub mod relayer;
 pub mod rpc;
 mod test_node;
 pub mod txs;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use alloy_primitives::{hex, Address, Bytes, TxKind, U256};
+use alloy_primitives::{hex, Address, U256};
 use bevm_primitives::keys::AccountKey;
 use bevm_testkit::{devnet::Devnet, rpc::quantity, txs};
 use serde_json::json;

@@ -12,22 +12,13 @@ use bevm_testkit::{
 };
 use serde_json::{json, Value};
 
+use crate::helpers::btc_tip;
+
 fn broadcast(comet: &Rpc, raw: &[u8]) -> Value {
     let tx = base64::engine::general_purpose::STANDARD.encode(raw);
     comet
         .call("broadcast_tx_sync", json!({ "tx": tx }))
         .expect("cometbft answers")
-}
-
-fn btc_tip(comet: &Rpc) -> Option<Value> {
-    let answer = comet
-        .call("abci_query", json!({ "path": "/btc/tip", "data": "" }))
-        .ok()?;
-    let value = answer["response"]["value"].as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 #[test]
@@ -180,27 +171,4 @@ fn escrow_pays_out_on_a_bitcoin_payment_with_cast() {
         cast(&url, &["call", &escrow, "released()(bool)"]).expect("call"),
         "true"
     );
-}
-
-/// Headers mined by a real btcd regtest node are accepted by the chain's light client.
-#[test]
-fn btcd_headers_are_accepted() {
-    let btcd = bevm_testkit::btcd::Btcd::start().expect("btcd starts (make tools installs it)");
-    btcd.generate(30).expect("mines");
-    let raw = btcd.headers(1, 30).expect("headers");
-    let headers: Vec<bevm_btc_light::Header> = raw
-        .iter()
-        .map(|h| bevm_btc_light::Header::decode(h).expect("80 bytes"))
-        .collect();
-
-    let net = Devnet::start(1, 300).expect("devnet starts");
-    let comet = Rpc::new(net.validators[0].ports.rpc);
-    let ok = broadcast(&comet, &relay_tx(&headers));
-    assert_eq!(ok["code"], 0, "{ok}");
-    let tip = wait_for(Duration::from_secs(20), || {
-        btc_tip(&comet).filter(|t| t["height"] == 30)
-    })
-    .expect("relayed");
-    let best = btcd.cli(&["getbestblockhash"]).expect("best hash");
-    assert_eq!(tip["hash"], best);
 }

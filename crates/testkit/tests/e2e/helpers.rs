@@ -101,3 +101,28 @@ pub fn node_script(script: &str, args: &[&str]) -> String {
 pub fn dev_key_hex(net: &bevm_testkit::devnet::Devnet, i: usize) -> String {
     net.keys[i].to_secret_hex()
 }
+
+/// The light client's tip through `abci_query` (`None` while unreachable).
+pub fn btc_tip(comet: &bevm_testkit::rpc::Rpc) -> Option<serde_json::Value> {
+    btc_query(comet, "/btc/tip", "")
+}
+
+/// An `abci_query` on a `/btc/...` path, decoded (`None` on error or unknown header).
+pub fn btc_query(
+    comet: &bevm_testkit::rpc::Rpc,
+    path: &str,
+    data: &str,
+) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let answer = comet
+        .call(
+            "abci_query",
+            serde_json::json!({ "path": path, "data": hex::encode(data) }),
+        )
+        .ok()?;
+    let value = answer["response"]["value"].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

@@ -7,4 +7,5 @@ mod btc_relay;
 mod clients;
 mod helpers;
 mod multi_validator;
+mod relayer;
 mod rpc_methods;

@@ -1,0 +1,211 @@
+//! `relayer.toml`: where bevm-relayer reads Bitcoin and where it sends headers.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{io_err, ConfigError};
+
+/// The relayer's configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayerConfig {
+    /// The Bitcoin node's JSON-RPC URL (btcd or Bitcoin Core).
+    pub bitcoin_rpc: String,
+    /// RPC user and password; leave empty when using a cookie file.
+    #[serde(default)]
+    pub bitcoin_rpc_user: String,
+    #[serde(default)]
+    pub bitcoin_rpc_password: String,
+    /// Bitcoin Core's `.cookie` file; used when no user is set.
+    #[serde(default)]
+    pub bitcoin_rpc_cookie: String,
+    /// A bevm validator's (or full node's) CometBFT RPC.
+    pub cometbft_rpc: String,
+    /// Headers per RelayHeaders transaction; at most the genesis' `max_headers_per_tx`.
+    #[serde(default = "default_batch")]
+    pub batch_size: u32,
+    /// How often to look at the Bitcoin node once caught up, in milliseconds.
+    #[serde(default = "default_poll")]
+    pub poll_interval_ms: u64,
+    /// How long to wait for a sent batch to be committed, in seconds.
+    #[serde(default = "default_commit_timeout")]
+    pub commit_timeout_secs: u64,
+    /// Longest wait between retries after errors, in seconds.
+    #[serde(default = "default_backoff")]
+    pub max_backoff_secs: u64,
+}
+
+fn default_batch() -> u32 {
+    1_000
+}
+fn default_poll() -> u64 {
+    1_000
+}
+fn default_commit_timeout() -> u64 {
+    30
+}
+fn default_backoff() -> u64 {
+    60
+}
+
+impl Default for RelayerConfig {
+    /// A btcd regtest node and a validator on this machine, with btcd's usual devnet login.
+    fn default() -> Self {
+        Self {
+            bitcoin_rpc: "http://127.0.0.1:18334".into(),
+            bitcoin_rpc_user: "bevm".into(),
+            bitcoin_rpc_password: "bevm".into(),
+            bitcoin_rpc_cookie: String::new(),
+            cometbft_rpc: "http://127.0.0.1:26657".into(),
+            batch_size: default_batch(),
+            poll_interval_ms: default_poll(),
+            commit_timeout_secs: default_commit_timeout(),
+            max_backoff_secs: default_backoff(),
+        }
+    }
+}
+
+impl RelayerConfig {
+    /// Reads and validates `relayer.toml`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] if the file is missing, malformed or has out-of-range values.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        let invalid = |why: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            why,
+        };
+        let cfg: Self = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if cfg.batch_size == 0 || cfg.batch_size > 10_000 {
+            return Err(invalid(format!(
+                "batch_size {} is outside 1..=10000",
+                cfg.batch_size
+            )));
+        }
+        if cfg.poll_interval_ms == 0 || cfg.commit_timeout_secs == 0 || cfg.max_backoff_secs == 0 {
+            return Err(invalid(
+                "poll_interval_ms, commit_timeout_secs and max_backoff_secs must be above 0".into(),
+            ));
+        }
+        for (name, url) in [
+            ("bitcoin_rpc", &cfg.bitcoin_rpc),
+            ("cometbft_rpc", &cfg.cometbft_rpc),
+        ] {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(invalid(format!("{name} {url:?} is not an http:// URL")));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Writes the file with a comment on every setting, readable only by its owner (it may
+    /// hold the Bitcoin RPC password).
+    ///
+    /// # Errors
+    /// If the file cannot be written.
+    pub fn write(&self, path: &Path) -> Result<(), ConfigError> {
+        crate::write_private(path, self.to_commented_toml().as_bytes())
+    }
+
+    /// The file's text, with a comment on every setting.
+    pub fn to_commented_toml(&self) -> String {
+        let s = |v: &str| toml::Value::String(v.to_owned()).to_string();
+        format!(
+            r#"# bevm-relayer configuration. Anyone may relay: the L2 checks every header's proof of
+# work, so a relayer can only be slow, never wrong.
+
+# The Bitcoin node's JSON-RPC (btcd: port 8334 mainnet, 18334 testnet3/regtest;
+# Bitcoin Core: 8332 mainnet, 18332 testnet3, 48332 testnet4, 38332 signet, 18443 regtest).
+bitcoin_rpc = {btc}
+
+# RPC login (btcd's rpcuser/rpcpass, or Core's rpcuser/rpcpassword).
+bitcoin_rpc_user = {user}
+bitcoin_rpc_password = {pass}
+
+# Or Bitcoin Core's cookie file (e.g. ~/.bitcoin/regtest/.cookie), used when the user is empty.
+bitcoin_rpc_cookie = {cookie}
+
+# CometBFT RPC of a bevm node: the light client is read and headers are sent there.
+cometbft_rpc = {comet}
+
+# Headers per RelayHeaders transaction (the genesis caps it: btc.max_headers_per_tx).
+batch_size = {batch}
+
+# Once caught up, how often to ask the Bitcoin node for new blocks (milliseconds).
+poll_interval_ms = {poll}
+
+# How long to wait for a sent batch to be committed before starting over (seconds).
+commit_timeout_secs = {commit}
+
+# After errors the relayer retries, doubling its wait up to this many seconds.
+max_backoff_secs = {backoff}
+"#,
+            btc = s(&self.bitcoin_rpc),
+            user = s(&self.bitcoin_rpc_user),
+            pass = s(&self.bitcoin_rpc_password),
+            cookie = s(&self.bitcoin_rpc_cookie),
+            comet = s(&self.cometbft_rpc),
+            batch = self.batch_size,
+            poll = self.poll_interval_ms,
+            commit = self.commit_timeout_secs,
+            backoff = self.max_backoff_secs,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commented_toml_round_trips_and_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let cfg = RelayerConfig {
+            bitcoin_rpc_password: "p\"ss\\word".into(),
+            batch_size: 77,
+            ..RelayerConfig::default()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relayer.toml");
+        cfg.write(&path).expect("write");
+        assert_eq!(RelayerConfig::load(&path).expect("load"), cfg);
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_example_file_is_what_init_writes() {
+        let example = include_str!("../../../config/relayer.toml");
+        assert_eq!(example, RelayerConfig::default().to_commented_toml());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relayer.toml");
+        let with = |edit: &dyn Fn(&mut RelayerConfig)| {
+            let mut cfg = RelayerConfig::default();
+            edit(&mut cfg);
+            std::fs::write(&path, cfg.to_commented_toml()).expect("write");
+            match RelayerConfig::load(&path) {
+                Err(ConfigError::Invalid { why, .. }) => why,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        };
+        assert!(with(&|c| c.batch_size = 0).contains("batch_size"));
+        assert!(with(&|c| c.poll_interval_ms = 0).contains("poll_interval_ms"));
+        assert!(with(&|c| c.bitcoin_rpc = "127.0.0.1:18334".into()).contains("bitcoin_rpc"));
+        std::fs::write(&path, "bitcoin_rpc = 5").expect("write");
+        assert!(matches!(
+            RelayerConfig::load(&path),
+            Err(ConfigError::Invalid { .. })
+        ));
+        std::fs::write(&path, "colour = \"blue\"\n").expect("write");
+        assert!(
+            RelayerConfig::load(&path).is_err(),
+            "unknown keys are refused"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The L2's view of Bitcoin, through a validator's CometBFT RPC: the light client's tip and
+//! headers (`abci_query` `/btc/tip`, `/btc/header`), and `RelayHeaders` broadcasts.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bevm_btc_light::{BlockHash, Header};
+use bevm_primitives::native::NativeTx;
+use serde_json::{json, Value};
+
+use crate::RelayError;
+
+/// The light client's best tip on the L2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L2Tip {
+    pub height: u32,
+    pub hash: BlockHash,
+}
+
+/// What the relayer needs from the L2. [`CometL2`] is the real one.
+pub trait L2Chain {
+    fn tip(&self) -> Result<L2Tip, RelayError>;
+    /// Whether the light client holds this block (best chain or a kept side branch).
+    fn contains(&self, hash: &BlockHash) -> Result<bool, RelayError>;
+    /// Sends headers (parents first) and returns once the mempool accepted them.
+    fn submit(&self, headers: &[Header]) -> Result<(), RelayError>;
+}
+
+/// A validator's CometBFT RPC.
+pub struct CometL2 {
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl CometL2 {
+    pub fn new(url: &str) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+
+    fn call(&self, method: &str, params: Value) -> Result<Value, RelayError> {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let reply: Value = self
+            .agent
+            .post(&self.url)
+            .send_json(body)
+            .map_err(|e| {
+                RelayError::L2(format!(
+                    "{method}: no answer from cometbft at {} ({e}); is the node running?",
+                    self.url
+                ))
+            })?
+            .into_json()
+            .map_err(|e| RelayError::L2(format!("{method}: {e}")))?;
+        if !reply["error"].is_null() {
+            let e = &reply["error"];
+            return Err(RelayError::L2(format!(
+                "{method}: {} {}",
+                e["message"].as_str().unwrap_or_default(),
+                e["data"].as_str().unwrap_or_default()
+            )));
+        }
+        Ok(reply["result"].clone())
+    }
+
+    /// `abci_query` on a `/btc/...` path: `Ok(None)` when the light client has no such header.
+    fn query(&self, path: &str, data: &str) -> Result<Option<Value>, RelayError> {
+        let result = self.call(
+            "abci_query",
+            json!({ "path": path, "data": hex::encode(data) }),
+        )?;
+        let response = &result["response"];
+        if response["code"].as_u64().unwrap_or(0) != 0 {
+            let log = response["log"].as_str().unwrap_or_default();
+            if log.contains("no such header") {
+                return Ok(None);
+            }
+            return Err(RelayError::L2(format!("query {path}: {log}")));
+        }
+        let value = base64::engine::general_purpose::STANDARD
+            .decode(response["value"].as_str().unwrap_or_default())
+            .map_err(|e| RelayError::L2(format!("query {path}: value is not base64: {e}")))?;
+        serde_json::from_slice(&value)
+            .map(Some)
+            .map_err(|e| RelayError::L2(format!("query {path}: value is not JSON: {e}")))
+    }
+}
+
+impl L2Chain for CometL2 {
+    fn tip(&self) -> Result<L2Tip, RelayError> {
+        let tip = self
+            .query("/btc/tip", "")?
+            .ok_or_else(|| RelayError::L2("the light client has no tip".into()))?;
+        let height = tip["height"].as_u64().and_then(|h| u32::try_from(h).ok());
+        let hash = tip["hash"]
+            .as_str()
+            .and_then(|h| BlockHash::from_display_hex(h).ok());
+        match (height, hash) {
+            (Some(height), Some(hash)) => Ok(L2Tip { height, hash }),
+            _ => Err(RelayError::L2(format!("unexpected /btc/tip answer {tip}"))),
+        }
+    }
+
+    fn contains(&self, hash: &BlockHash) -> Result<bool, RelayError> {
+        Ok(self.query("/btc/header", &hash.to_string())?.is_some())
+    }
+
+    fn submit(&self, headers: &[Header]) -> Result<(), RelayError> {
+        let tx = NativeTx::RelayHeaders(headers.iter().map(Header::encode).collect()).encode();
+        let params = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(tx) });
+        match self.call("broadcast_tx_sync", params) {
+            Ok(r) if r["code"].as_u64() == Some(0) => Ok(()),
+            Ok(r) => Err(RelayError::Refused(
+                r["log"].as_str().unwrap_or("no reason given").to_owned(),
+            )),
+            // Already in the mempool (sent before a restart, or by another relayer).
+            Err(RelayError::L2(e)) if e.contains("already exists in cache") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The relayer's loop: step until up to date, then poll; back off on errors, up to a bound,
+//! and keep going. Only configuration errors end it.
+
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use tracing::{debug, info, warn};
+
+use crate::{BitcoinSource, L2Chain, Progress, RelayError, Syncer};
+
+/// Pacing of the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// Wait between looks at the Bitcoin node once up to date.
+    pub poll_interval: Duration,
+    /// First wait after an error; doubled after each further one.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+/// Relays until `stop` is set.
+///
+/// # Errors
+/// Only [`RelayError::Config`]: everything else is logged and retried.
+pub fn run<B: BitcoinSource, L: L2Chain>(
+    syncer: &Syncer<B, L>,
+    pacing: Pacing,
+    stop: &AtomicBool,
+) -> Result<(), RelayError> {
+    let mut backoff = pacing.min_backoff;
+    let mut reported_tip = None;
+    let mut catch_up: Option<(Instant, u32)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let step_started = Instant::now();
+        match syncer.step() {
+            Ok(Progress::Relayed {
+                from,
+                to,
+                bitcoin_tip,
+            }) => {
+                backoff = pacing.min_backoff;
+                let (started, first) = *catch_up.get_or_insert((step_started, from));
+                let rate = f64::from(to - first + 1) / started.elapsed().as_secs_f64().max(1e-3);
+                info!(
+                    from,
+                    to,
+                    bitcoin_tip,
+                    behind = bitcoin_tip - to,
+                    headers_per_s = rate.round(),
+                    "relayed headers"
+                );
+            }
+            Ok(Progress::UpToDate { height }) => {
+                backoff = pacing.min_backoff;
+                catch_up = None;
+                if reported_tip != Some(height) {
+                    info!(height, "light client at the Bitcoin node's tip");
+                    reported_tip = Some(height);
+                }
+                sleep_unless_stopped(pacing.poll_interval, stop);
+            }
+            Err(RelayError::Config(why)) => return Err(RelayError::Config(why)),
+            Err(e) => {
+                warn!(error = %e, retry_in = ?backoff, "relaying failed; will retry");
+                sleep_unless_stopped(backoff, stop);
+                backoff = (backoff * 2).min(pacing.max_backoff);
+            }
+        }
+    }
+    debug!("relayer stopped");
+    Ok(())
+}
+
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let deadline = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}

@@ -1,0 +1,137 @@
+//! One relaying step: find where the L2's light client and the Bitcoin node's best chain
+//! meet, then send the next batch of the node's headers above that point and wait until a
+//! block commits it. Reorganisations need nothing special: the node's new branch is sent from
+//! the fork point, and the light client switches once that branch has more work.
+
+use std::time::{Duration, Instant};
+
+use bevm_btc_light::{BlockHash, Header};
+
+use crate::{BitcoinSource, L2Chain, RelayError};
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The L2 already holds the node's best tip.
+    UpToDate { height: u32 },
+    /// Headers `from..=to` of the node's best chain were committed on the L2.
+    Relayed {
+        from: u32,
+        to: u32,
+        bitcoin_tip: u32,
+    },
+}
+
+/// Relays one Bitcoin node's best chain to the L2.
+pub struct Syncer<B, L> {
+    pub bitcoin: B,
+    pub l2: L,
+    /// Headers per `RelayHeaders` transaction (at most the genesis' `max_headers_per_tx`).
+    pub batch_size: u32,
+    /// How long to wait for a sent batch to be committed before starting over.
+    pub commit_timeout: Duration,
+    /// How often to look whether it was.
+    pub commit_poll: Duration,
+}
+
+impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
+    /// Sends at most one batch.
+    ///
+    /// # Errors
+    /// A node that cannot be read, a refused relay, no common block, or a batch not
+    /// committed in time. Each is safe to retry: nothing is half-applied.
+    pub fn step(&self) -> Result<Progress, RelayError> {
+        let bitcoin_tip = self.bitcoin.best_height()?;
+        let l2_tip = self.l2.tip()?;
+        let (base, base_hash) = self.common_ancestor(l2_tip.height.min(bitcoin_tip))?;
+        if base == bitcoin_tip {
+            return Ok(Progress::UpToDate { height: base });
+        }
+        let to = base.saturating_add(self.batch_size.max(1)).min(bitcoin_tip);
+        let headers = self.headers_above(base, base_hash, to)?;
+        let last = headers
+            .last()
+            .map(Header::hash)
+            .ok_or_else(|| RelayError::Bitcoin("empty batch".into()))?;
+        self.l2.submit(&headers)?;
+        self.wait_committed(&last)?;
+        Ok(Progress::Relayed {
+            from: base + 1,
+            to,
+            bitcoin_tip,
+        })
+    }
+
+    /// The highest block of the node's best chain that the L2 holds, searching down from
+    /// `start`: doubling steps, then bisection (holding a block implies holding its
+    /// ancestors, so "held" is monotone along one chain).
+    fn common_ancestor(&self, start: u32) -> Result<(u32, BlockHash), RelayError> {
+        let held = |h: u32| -> Result<Option<BlockHash>, RelayError> {
+            let hash = self.bitcoin.hash_at(h)?;
+            Ok(self.l2.contains(&hash)?.then_some(hash))
+        };
+        let (mut missing, mut step, mut h) = (None, 1u32, start);
+        let (mut low, mut low_hash) = loop {
+            if let Some(hash) = held(h)? {
+                break (h, hash);
+            }
+            if h == 0 {
+                return Err(RelayError::NoCommonBlock {
+                    bitcoin_height: start,
+                });
+            }
+            missing = Some(h);
+            h = h.saturating_sub(step);
+            step = step.saturating_mul(2);
+        };
+        if let Some(mut high) = missing {
+            while high - low > 1 {
+                let mid = low + (high - low) / 2;
+                match held(mid)? {
+                    Some(hash) => (low, low_hash) = (mid, hash),
+                    None => high = mid,
+                }
+            }
+        }
+        Ok((low, low_hash))
+    }
+
+    /// The node's best-chain headers `base+1..=to`, checked to link into one chain (the node
+    /// may reorganise while we read; then the caller starts over).
+    fn headers_above(
+        &self,
+        base: u32,
+        base_hash: BlockHash,
+        to: u32,
+    ) -> Result<Vec<Header>, RelayError> {
+        let mut headers = Vec::with_capacity((to - base) as usize);
+        let mut prev = base_hash;
+        for height in base + 1..=to {
+            let header = self.bitcoin.header(&self.bitcoin.hash_at(height)?)?;
+            if header.prev_hash != prev {
+                return Err(RelayError::Bitcoin(format!(
+                    "the node's best chain changed at height {height} while reading; starting over"
+                )));
+            }
+            prev = header.hash();
+            headers.push(header);
+        }
+        Ok(headers)
+    }
+
+    fn wait_committed(&self, last: &BlockHash) -> Result<(), RelayError> {
+        let deadline = Instant::now() + self.commit_timeout;
+        loop {
+            if self.l2.contains(last)? {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(RelayError::L2(format!(
+                    "batch ending at {last} not committed within {:?}; is the chain producing blocks?",
+                    self.commit_timeout
+                )));
+            }
+            std::thread::sleep(self.commit_poll);
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The sync logic against an in-memory Bitcoin node and the real light client over a
+//! `MemStore`. The same flows run against btcd and cometbft in the e2e tests.
+
+use std::{cell::RefCell, time::Duration};
+
+use bevm_btc_light::{
+    work::{target_from_bits, work_from_target},
+    BlockHash, Chain, Header, MemStore, Network, Params, StoredHeader,
+};
+use bevm_testkit::btc::{mine_regtest, regtest_from_genesis};
+
+use crate::{BitcoinSource, L2Chain, L2Tip, Progress, RelayError, Syncer};
+
+/// A Bitcoin node whose best chain the test replaces at will.
+struct FakeBitcoin {
+    best: RefCell<Vec<Header>>, // heights 1..; genesis implied
+    /// Replaces the best chain after this many `hash_at` calls (a reorg while reading).
+    switch: RefCell<Option<(usize, Vec<Header>)>>,
+}
+
+impl FakeBitcoin {
+    fn new(best: Vec<Header>) -> Self {
+        Self {
+            best: RefCell::new(best),
+            switch: RefCell::new(None),
+        }
+    }
+}
+
+impl BitcoinSource for FakeBitcoin {
+    fn best_height(&self) -> Result<u32, RelayError> {
+        Ok(self.best.borrow().len() as u32)
+    }
+
+    fn hash_at(&self, height: u32) -> Result<BlockHash, RelayError> {
+        let mut switch = self.switch.borrow_mut();
+        if let Some((calls, chain)) = switch.as_mut() {
+            if *calls == 0 {
+                *self.best.borrow_mut() = std::mem::take(chain);
+                *switch = None;
+            } else {
+                *calls -= 1;
+            }
+        }
+        match height {
+            0 => Ok(Network::Regtest.params().genesis.hash()),
+            h => self
+                .best
+                .borrow()
+                .get(h as usize - 1)
+                .map(Header::hash)
+                .ok_or_else(|| RelayError::Bitcoin(format!("no block at {h}"))),
+        }
+    }
+
+    fn header(&self, hash: &BlockHash) -> Result<Header, RelayError> {
+        // Like a real node, it serves any block it has seen, best chain or not.
+        let known = self
+            .best
+            .borrow()
+            .iter()
+            .find(|h| h.hash() == *hash)
+            .copied();
+        let stale = self
+            .switch
+            .borrow()
+            .as_ref()
+            .and_then(|(_, c)| c.iter().find(|h| h.hash() == *hash).copied());
+        known
+            .or(stale)
+            .ok_or_else(|| RelayError::Bitcoin(format!("unknown block {hash}")))
+    }
+}
+
+/// The L2: the real light client over an in-memory store; a relay applies at once.
+struct MemL2 {
+    params: Params,
+    store: RefCell<MemStore>,
+    submissions: RefCell<usize>,
+}
+
+const HORIZON: u32 = 2016;
+
+impl MemL2 {
+    fn new() -> Self {
+        let params = Network::Regtest.params();
+        let genesis = params.genesis;
+        let work = work_from_target(target_from_bits(genesis.bits).expect("bits"));
+        let root = StoredHeader::root(&params, genesis, 0, work, &[]).expect("genesis");
+        let mut store = MemStore::default();
+        store.apply(&Chain::<MemStore>::init(root));
+        Self {
+            params,
+            store: RefCell::new(store),
+            submissions: RefCell::new(0),
+        }
+    }
+}
+
+impl L2Chain for MemL2 {
+    fn tip(&self) -> Result<L2Tip, RelayError> {
+        let store = self.store.borrow();
+        let tip = Chain::new(&self.params, &*store, HORIZON)
+            .tip()
+            .map_err(|e| RelayError::L2(e.to_string()))?
+            .ok_or_else(|| RelayError::L2("no tip".into()))?;
+        Ok(L2Tip {
+            height: tip.height,
+            hash: tip.hash,
+        })
+    }
+
+    fn contains(&self, hash: &BlockHash) -> Result<bool, RelayError> {
+        let store = self.store.borrow();
+        let chain = Chain::new(&self.params, &*store, HORIZON);
+        Ok(chain
+            .header(hash)
+            .map_err(|e| RelayError::L2(e.to_string()))?
+            .is_some())
+    }
+
+    fn submit(&self, headers: &[Header]) -> Result<(), RelayError> {
+        *self.submissions.borrow_mut() += 1;
+        let changes = {
+            let store = self.store.borrow();
+            Chain::new(&self.params, &*store, HORIZON)
+                .submit(headers, u32::MAX)
+                .map_err(|e| RelayError::Refused(e.to_string()))?
+        };
+        if changes.is_empty() {
+            return Err(RelayError::Refused("adds no header".into()));
+        }
+        self.store.borrow_mut().apply(&changes);
+        Ok(())
+    }
+}
+
+fn syncer(best: Vec<Header>, batch: u32) -> Syncer<FakeBitcoin, MemL2> {
+    Syncer {
+        bitcoin: FakeBitcoin::new(best),
+        l2: MemL2::new(),
+        batch_size: batch,
+        commit_timeout: Duration::from_millis(50),
+        commit_poll: Duration::from_millis(1),
+    }
+}
+
+fn sync_fully(s: &Syncer<FakeBitcoin, MemL2>) -> Vec<Progress> {
+    let mut steps = Vec::new();
+    loop {
+        let p = s.step().expect("step");
+        steps.push(p);
+        if let Progress::UpToDate { .. } = p {
+            return steps;
+        }
+    }
+}
+
+#[test]
+fn catches_up_in_batches_and_then_reports_up_to_date() {
+    let chain = regtest_from_genesis(250);
+    let s = syncer(chain.clone(), 100);
+    let steps = sync_fully(&s);
+    let relayed = |from, to| Progress::Relayed {
+        from,
+        to,
+        bitcoin_tip: 250,
+    };
+    assert_eq!(
+        steps,
+        [
+            relayed(1, 100),
+            relayed(101, 200),
+            relayed(201, 250),
+            Progress::UpToDate { height: 250 }
+        ]
+    );
+    assert_eq!(s.l2.tip().expect("tip").hash, chain[249].hash());
+    // New blocks are picked up from where the L2 is.
+    let more = mine_regtest(chain[249].hash(), chain[249].time, 5, 0);
+    s.bitcoin.best.borrow_mut().extend(more.iter().copied());
+    assert_eq!(
+        s.step().expect("step"),
+        Progress::Relayed {
+            from: 251,
+            to: 255,
+            bitcoin_tip: 255
+        }
+    );
+}
+
+#[test]
+fn a_reorg_is_relayed_from_the_fork_point_until_the_heavier_branch_wins() {
+    let a = regtest_from_genesis(80);
+    let s = syncer(a.clone(), 1000);
+    sync_fully(&s);
+    // The node switches to a branch forking at height 37 that ends 3 blocks higher.
+    let fork = &a[36];
+    let b: Vec<Header> = a[..37]
+        .iter()
+        .copied()
+        .chain(mine_regtest(fork.hash(), fork.time, 46, 9))
+        .collect();
+    *s.bitcoin.best.borrow_mut() = b.clone();
+    let s = Syncer {
+        batch_size: 20,
+        ..s
+    };
+    assert_eq!(
+        s.step().expect("step"),
+        Progress::Relayed {
+            from: 38,
+            to: 57,
+            bitcoin_tip: 83
+        },
+        "sent from the fork point"
+    );
+    // Branch b is kept but still lighter: a stays best until b overtakes it.
+    assert_eq!(s.l2.tip().expect("tip").hash, a[79].hash());
+    assert!(s.l2.contains(&b[56].hash()).expect("read"));
+    sync_fully(&s);
+    let tip = s.l2.tip().expect("tip");
+    assert_eq!((tip.height, tip.hash), (83, b[82].hash()));
+    assert!(s.l2.contains(&a[79].hash()).expect("read"), "a is kept");
+}
+
+#[test]
+fn headers_the_l2_already_holds_are_not_sent_again() {
+    let chain = regtest_from_genesis(300);
+    let s = syncer(chain.clone(), 1000);
+    s.l2.submit(&chain[..200]).expect("relay");
+    let steps = sync_fully(&s);
+    assert_eq!(
+        steps[0],
+        Progress::Relayed {
+            from: 201,
+            to: 300,
+            bitcoin_tip: 300
+        }
+    );
+    assert_eq!(*s.l2.submissions.borrow(), 2);
+}
+
+#[test]
+fn a_node_on_another_chain_has_no_common_block() {
+    let other_genesis = regtest_from_genesis(1)[0];
+    // Every block of this node, including its height 0, is unknown to the L2.
+    struct Elsewhere(Vec<Header>, Header);
+    impl BitcoinSource for Elsewhere {
+        fn best_height(&self) -> Result<u32, RelayError> {
+            Ok(self.0.len() as u32)
+        }
+        fn hash_at(&self, h: u32) -> Result<BlockHash, RelayError> {
+            Ok(if h == 0 {
+                self.1.hash()
+            } else {
+                self.0[h as usize - 1].hash()
+            })
+        }
+        fn header(&self, _: &BlockHash) -> Result<Header, RelayError> {
+            unreachable!("no header is fetched without a common block")
+        }
+    }
+    let chain = mine_regtest(other_genesis.hash(), other_genesis.time, 40, 3);
+    let s = Syncer {
+        bitcoin: Elsewhere(chain, other_genesis),
+        l2: MemL2::new(),
+        batch_size: 10,
+        commit_timeout: Duration::from_millis(10),
+        commit_poll: Duration::from_millis(1),
+    };
+    assert_eq!(
+        s.step(),
+        Err(RelayError::NoCommonBlock { bitcoin_height: 0 })
+    );
+}
+
+#[test]
+fn a_reorg_while_reading_starts_over_without_sending_a_broken_batch() {
+    let a = regtest_from_genesis(30);
+    let s = syncer(a.clone(), 1000);
+    let b = mine_regtest(a[9].hash(), a[9].time, 25, 4);
+    let b: Vec<Header> = a[..10].iter().copied().chain(b).collect();
+    // Switch after the ancestor search (one call) and 14 header reads, past the fork at 10.
+    *s.bitcoin.switch.borrow_mut() = Some((15, b.clone()));
+    let err = s.step().expect_err("the batch does not link");
+    assert!(
+        matches!(err, RelayError::Bitcoin(ref m) if m.contains("changed")),
+        "{err}"
+    );
+    assert_eq!(*s.l2.submissions.borrow(), 0, "nothing sent");
+    sync_fully(&s);
+    assert_eq!(s.l2.tip().expect("tip").hash, b[34].hash());
+}
+
+#[test]
+fn a_refused_relay_is_reported_with_the_l2s_reason() {
+    let mut chain = regtest_from_genesis(5);
+    chain[4].bits = 0x1d00_ffff; // not regtest's difficulty: the light client refuses it
+    let s = syncer(chain, 1000);
+    let err = s.step().expect_err("refused");
+    assert!(
+        matches!(err, RelayError::Refused(ref m) if m.contains("bits")),
+        "{err}"
+    );
+    assert_eq!(s.l2.tip().expect("tip").height, 0, "all or nothing");
+}
