@@ -37,8 +37,12 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo ">> stopping devnet (pids ${PIDS[*]:-none})"
-  for pid in "${PIDS[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Newest first: the relayer and miner go before the chain they talk to.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pkill -TERM -P "${PIDS[i]}" 2>/dev/null || true
+    kill -TERM "${PIDS[i]}" 2>/dev/null || true
+    wait "${PIDS[i]}" 2>/dev/null || true
+  done
 }
 trap cleanup INT TERM EXIT
 
