@@ -134,6 +134,7 @@ fn run(cfg: &RelayerConfig) -> anyhow::Result<()> {
         bitcoin: bitcoin(cfg),
         l2: CometL2::new(&cfg.cometbft_rpc),
         batch_size: cfg.batch_size,
+        max_in_flight: cfg.max_batches_in_flight,
         commit_timeout: Duration::from_secs(cfg.commit_timeout_secs),
         commit_poll: Duration::from_millis(100),
     };

@@ -36,6 +36,10 @@ pub struct Mempool {
     next_base_fee: AtomicU64,
     head_time: AtomicU64,
     check: Mutex<CheckState>,
+    /// Light-client changes of the relays admitted since the last commit, so a relay may
+    /// build on one still in the mempool: a relayer sends its batches back to back and they
+    /// land in one block. Cleared at commit; CometBFT's re-check rebuilds it in mempool order.
+    btc_pending: Mutex<Overlay>,
     pub(crate) senders: SenderCache,
 }
 
@@ -48,6 +52,7 @@ impl Mempool {
             next_base_fee: AtomicU64::new(0),
             head_time: AtomicU64::new(0),
             check: Mutex::default(),
+            btc_pending: Mutex::default(),
             senders: SenderCache::default(),
         }
     }
@@ -62,15 +67,17 @@ impl Mempool {
         self.btc.get()
     }
 
-    /// CheckTx of a native transaction against the committed state: a relay must add at
-    /// least one valid header.
+    /// CheckTx of a native transaction against the committed state plus the relays already
+    /// admitted: a relay must add at least one valid header.
     fn check_native(&self, raw: &[u8]) -> Result<u64, CheckError> {
         let btc = self
             .btc()
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
         let now = self.head_time.load(Ordering::SeqCst);
-        btc.apply_native(raw, &self.store, &Overlay::new(), now)
-            .map(|_| 0)
+        let mut pending = self.btc_pending.lock();
+        let writes = btc.apply_native(raw, &self.store, &pending, now)?;
+        pending.extend(writes);
+        Ok(0)
     }
 
     /// After each commit: the next block's base fee, and a fresh per-sender view that
@@ -80,6 +87,7 @@ impl Mempool {
         self.next_base_fee.store(next_base_fee, Ordering::SeqCst);
         self.head_time.store(head_time, Ordering::SeqCst);
         self.check.lock().reset();
+        self.btc_pending.lock().clear();
     }
 
     /// Decodes a transaction and recovers its sender, remembering it so the CheckTx that

@@ -25,6 +25,9 @@ pub struct RelayerConfig {
     /// Headers per RelayHeaders transaction; at most the genesis' `max_headers_per_tx`.
     #[serde(default = "default_batch")]
     pub batch_size: u32,
+    /// Batches sent back to back before waiting for their commit.
+    #[serde(default = "default_in_flight")]
+    pub max_batches_in_flight: u32,
     /// How often to look at the Bitcoin node once caught up, in milliseconds.
     #[serde(default = "default_poll")]
     pub poll_interval_ms: u64,
@@ -38,6 +41,9 @@ pub struct RelayerConfig {
 
 fn default_batch() -> u32 {
     1_000
+}
+fn default_in_flight() -> u32 {
+    10
 }
 fn default_poll() -> u64 {
     1_000
@@ -59,6 +65,7 @@ impl Default for RelayerConfig {
             bitcoin_rpc_cookie: String::new(),
             cometbft_rpc: "http://127.0.0.1:26657".into(),
             batch_size: default_batch(),
+            max_batches_in_flight: default_in_flight(),
             poll_interval_ms: default_poll(),
             commit_timeout_secs: default_commit_timeout(),
             max_backoff_secs: default_backoff(),
@@ -82,6 +89,12 @@ impl RelayerConfig {
             return Err(invalid(format!(
                 "batch_size {} is outside 1..=10000",
                 cfg.batch_size
+            )));
+        }
+        if cfg.max_batches_in_flight == 0 || cfg.max_batches_in_flight > 100 {
+            return Err(invalid(format!(
+                "max_batches_in_flight {} is outside 1..=100",
+                cfg.max_batches_in_flight
             )));
         }
         if cfg.poll_interval_ms == 0 || cfg.commit_timeout_secs == 0 || cfg.max_backoff_secs == 0 {
@@ -133,6 +146,11 @@ cometbft_rpc = {comet}
 # Headers per RelayHeaders transaction (the genesis caps it: btc.max_headers_per_tx).
 batch_size = {batch}
 
+# Batches sent back to back before waiting for a block to commit them (the L2 admits a relay
+# that builds on one still in its mempool). Catch-up speed is about this times batch_size
+# headers per block.
+max_batches_in_flight = {in_flight}
+
 # Once caught up, how often to ask the Bitcoin node for new blocks (milliseconds).
 poll_interval_ms = {poll}
 
@@ -148,6 +166,7 @@ max_backoff_secs = {backoff}
             cookie = s(&self.bitcoin_rpc_cookie),
             comet = s(&self.cometbft_rpc),
             batch = self.batch_size,
+            in_flight = self.max_batches_in_flight,
             poll = self.poll_interval_ms,
             commit = self.commit_timeout_secs,
             backoff = self.max_backoff_secs,
@@ -196,6 +215,7 @@ mod tests {
         };
         assert!(with(&|c| c.batch_size = 0).contains("batch_size"));
         assert!(with(&|c| c.poll_interval_ms = 0).contains("poll_interval_ms"));
+        assert!(with(&|c| c.max_batches_in_flight = 0).contains("max_batches_in_flight"));
         assert!(with(&|c| c.bitcoin_rpc = "127.0.0.1:18334".into()).contains("bitcoin_rpc"));
         std::fs::write(&path, "bitcoin_rpc = 5").expect("write");
         assert!(matches!(

@@ -19,6 +19,16 @@ pub trait BitcoinSource {
     fn hash_at(&self, height: u32) -> Result<BlockHash, RelayError>;
     /// The header of a block.
     fn header(&self, hash: &BlockHash) -> Result<Header, RelayError>;
+
+    /// Best-chain hashes at `from..=to` (one round trip where the node allows it).
+    fn hashes(&self, from: u32, to: u32) -> Result<Vec<BlockHash>, RelayError> {
+        (from..=to).map(|h| self.hash_at(h)).collect()
+    }
+
+    /// The headers of `hashes`, in order.
+    fn headers(&self, hashes: &[BlockHash]) -> Result<Vec<Header>, RelayError> {
+        hashes.iter().map(|h| self.header(h)).collect()
+    }
 }
 
 /// Credentials for the node's RPC.
@@ -74,32 +84,66 @@ impl BitcoinRpc {
     /// [`RelayError::Bitcoin`] when the node is unreachable, refuses the credentials or
     /// answers with an error.
     pub fn call(&self, method: &str, params: Value) -> Result<Value, RelayError> {
+        let body = json!({ "jsonrpc": "1.0", "id": 1, "method": method, "params": params });
+        Self::result(method, &self.post(method, body)?)
+    }
+
+    /// Posts a request (or a batch) and returns the decoded answer.
+    fn post(&self, method: &str, body: Value) -> Result<Value, RelayError> {
         let unreachable = |why: String| RelayError::Bitcoin(format!("{method}: {why}"));
         let mut request = self.agent.post(&self.url);
         if let Some(auth) = self.authorization()? {
             request = request.set("Authorization", &auth);
         }
-        let body = json!({ "jsonrpc": "1.0", "id": 1, "method": method, "params": params });
-        let reply: Value = match request.send_json(body) {
-            Ok(r) => r.into_json().map_err(|e| unreachable(e.to_string()))?,
-            Err(ureq::Error::Status(401, _)) => {
-                return Err(RelayError::Config(format!(
-                    "the Bitcoin node at {} refused our credentials: check bitcoin_rpc_user and \
-                     bitcoin_rpc_password (or bitcoin_rpc_cookie)",
-                    self.url
-                )))
-            }
+        match request.send_json(body) {
+            Ok(r) => r.into_json().map_err(|e| unreachable(e.to_string())),
+            Err(ureq::Error::Status(401, _)) => Err(RelayError::Config(format!(
+                "the Bitcoin node at {} refused our credentials: check bitcoin_rpc_user and \
+                 bitcoin_rpc_password (or bitcoin_rpc_cookie)",
+                self.url
+            ))),
             // Core answers RPC errors with HTTP 500 and the error in the body.
             Err(ureq::Error::Status(code, r)) => r
                 .into_json()
-                .map_err(|_| unreachable(format!("HTTP {code}")))?,
-            Err(e) => {
-                return Err(unreachable(format!(
-                    "no answer from {} ({e}); is the Bitcoin node running?",
-                    self.url
-                )))
-            }
-        };
+                .map_err(|_| unreachable(format!("HTTP {code}"))),
+            Err(e) => Err(unreachable(format!(
+                "no answer from {} ({e}); is the Bitcoin node running?",
+                self.url
+            ))),
+        }
+    }
+
+    /// Many calls of one method in one JSON-RPC batch (btcd and Core both take batches), the
+    /// results in the order of `params`.
+    ///
+    /// # Errors
+    /// As [`BitcoinRpc::call`], for the batch or any call in it.
+    pub fn batch(&self, method: &str, params: &[Value]) -> Result<Vec<Value>, RelayError> {
+        let body: Vec<Value> = params
+            .iter()
+            .enumerate()
+            .map(|(id, p)| json!({ "jsonrpc": "1.0", "id": id, "method": method, "params": p }))
+            .collect();
+        let replies = self.post(method, Value::Array(body))?;
+        let replies = replies
+            .as_array()
+            .filter(|r| r.len() == params.len())
+            .ok_or_else(|| {
+                RelayError::Bitcoin(format!("{method}: batch answer of the wrong shape"))
+            })?;
+        let mut results = vec![Value::Null; params.len()];
+        for reply in replies {
+            let id = reply["id"]
+                .as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|i| *i < params.len())
+                .ok_or_else(|| RelayError::Bitcoin(format!("{method}: batch answer without id")))?;
+            results[id] = Self::result(method, reply)?;
+        }
+        Ok(results)
+    }
+
+    fn result(method: &str, reply: &Value) -> Result<Value, RelayError> {
         match &reply["error"] {
             Value::Null => Ok(reply["result"].clone()),
             e => Err(RelayError::Bitcoin(format!(
@@ -110,11 +154,7 @@ impl BitcoinRpc {
     }
 
     fn hex_result(&self, method: &str, params: Value) -> Result<Vec<u8>, RelayError> {
-        let v = self.call(method, params)?;
-        let text = v
-            .as_str()
-            .ok_or_else(|| RelayError::Bitcoin(format!("{method}: answer is not a string")))?;
-        hex::decode(text).map_err(|e| RelayError::Bitcoin(format!("{method}: not hex: {e}")))
+        hex_of(method, &self.call(method, params)?)
     }
 
     /// A full block, parsed into its txids and checked against its header.
@@ -152,14 +192,50 @@ impl BitcoinSource for BitcoinRpc {
 
     fn header(&self, hash: &BlockHash) -> Result<Header, RelayError> {
         let raw = self.hex_result("getblockheader", json!([hash.to_string(), false]))?;
-        let header =
-            Header::decode(&raw).map_err(|e| RelayError::Bitcoin(format!("header {hash}: {e}")))?;
-        if header.hash() != *hash {
-            return Err(RelayError::Bitcoin(format!(
-                "asked for header {hash}, got {}",
-                header.hash()
-            )));
-        }
-        Ok(header)
+        checked_header(hash, &raw)
     }
+
+    fn hashes(&self, from: u32, to: u32) -> Result<Vec<BlockHash>, RelayError> {
+        let params: Vec<Value> = (from..=to).map(|h| json!([h])).collect();
+        self.batch("getblockhash", &params)?
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .and_then(|s| BlockHash::from_display_hex(s).ok())
+                    .ok_or_else(|| RelayError::Bitcoin(format!("getblockhash: unexpected {v}")))
+            })
+            .collect()
+    }
+
+    fn headers(&self, hashes: &[BlockHash]) -> Result<Vec<Header>, RelayError> {
+        let params: Vec<Value> = hashes
+            .iter()
+            .map(|h| json!([h.to_string(), false]))
+            .collect();
+        self.batch("getblockheader", &params)?
+            .iter()
+            .zip(hashes)
+            .map(|(v, hash)| checked_header(hash, &hex_of("getblockheader", v)?))
+            .collect()
+    }
+}
+
+fn hex_of(method: &str, v: &Value) -> Result<Vec<u8>, RelayError> {
+    let text = v
+        .as_str()
+        .ok_or_else(|| RelayError::Bitcoin(format!("{method}: answer is not a string")))?;
+    hex::decode(text).map_err(|e| RelayError::Bitcoin(format!("{method}: not hex: {e}")))
+}
+
+/// A header the node served for `hash`, refused unless it hashes to it.
+fn checked_header(hash: &BlockHash, raw: &[u8]) -> Result<Header, RelayError> {
+    let header =
+        Header::decode(raw).map_err(|e| RelayError::Bitcoin(format!("header {hash}: {e}")))?;
+    if header.hash() != *hash {
+        return Err(RelayError::Bitcoin(format!(
+            "asked for header {hash}, got {}",
+            header.hash()
+        )));
+    }
+    Ok(header)
 }

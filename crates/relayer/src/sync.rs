@@ -1,6 +1,7 @@
 //! One relaying step: find where the L2's light client and the Bitcoin node's best chain
-//! meet, then send the next batch of the node's headers above that point and wait until a
-//! block commits it. Reorganisations need nothing special: the node's new branch is sent from
+//! meet, then send the next batches of the node's headers above that point back to back (the
+//! L2's CheckTx admits a relay building on one still in its mempool, so they can all land in
+//! one block) and wait until a block commits the last. Reorganisations need nothing special: the node's new branch is sent from
 //! the fork point, and the light client switches once that branch has more work.
 
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ pub struct Syncer<B, L> {
     pub l2: L,
     /// Headers per `RelayHeaders` transaction (at most the genesis' `max_headers_per_tx`).
     pub batch_size: u32,
+    /// Batches sent per step before waiting for their commit.
+    pub max_in_flight: u32,
     /// How long to wait for a sent batch to be committed before starting over.
     pub commit_timeout: Duration,
     /// How often to look whether it was.
@@ -35,7 +38,7 @@ pub struct Syncer<B, L> {
 }
 
 impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
-    /// Sends at most one batch.
+    /// Sends at most `max_in_flight` batches.
     ///
     /// # Errors
     /// A node that cannot be read, a refused relay, no common block, or a batch not
@@ -47,17 +50,33 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         if base == bitcoin_tip {
             return Ok(Progress::UpToDate { height: base });
         }
-        let to = base.saturating_add(self.batch_size.max(1)).min(bitcoin_tip);
-        let headers = self.headers_above(base, base_hash, to)?;
-        let last = headers
-            .last()
-            .map(Header::hash)
-            .ok_or_else(|| RelayError::Bitcoin("empty batch".into()))?;
-        self.l2.submit(&headers)?;
+        let (mut sent_to, mut last) = (base, base_hash);
+        for _ in 0..self.max_in_flight.max(1) {
+            if sent_to == bitcoin_tip {
+                break;
+            }
+            let to = sent_to
+                .saturating_add(self.batch_size.max(1))
+                .min(bitcoin_tip);
+            let read = Instant::now();
+            let headers = self.headers_above(sent_to, last, to)?;
+            let submit = Instant::now();
+            self.l2.submit(&headers)?;
+            tracing::debug!(
+                from = sent_to + 1,
+                to,
+                read_ms = (submit - read).as_millis(),
+                submit_ms = submit.elapsed().as_millis(),
+                "batch sent"
+            );
+            (sent_to, last) = (to, headers.last().map_or(last, Header::hash));
+        }
+        let waiting = Instant::now();
         self.wait_committed(&last)?;
+        tracing::debug!(wait_ms = waiting.elapsed().as_millis(), "batches committed");
         Ok(Progress::Relayed {
             from: base + 1,
-            to,
+            to: sent_to,
             bitcoin_tip,
         })
     }
@@ -104,17 +123,16 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         base_hash: BlockHash,
         to: u32,
     ) -> Result<Vec<Header>, RelayError> {
-        let mut headers = Vec::with_capacity((to - base) as usize);
+        let hashes = self.bitcoin.hashes(base + 1, to)?;
+        let headers = self.bitcoin.headers(&hashes)?;
         let mut prev = base_hash;
-        for height in base + 1..=to {
-            let header = self.bitcoin.header(&self.bitcoin.hash_at(height)?)?;
+        for (header, height) in headers.iter().zip(base + 1..) {
             if header.prev_hash != prev {
                 return Err(RelayError::Bitcoin(format!(
                     "the node's best chain changed at height {height} while reading; starting over"
                 )));
             }
             prev = header.hash();
-            headers.push(header);
         }
         Ok(headers)
     }

@@ -16,6 +16,8 @@ struct FakeBitcoin {
     best: RefCell<Vec<Header>>, // heights 1..; genesis implied
     /// Replaces the best chain after this many `hash_at` calls (a reorg while reading).
     switch: RefCell<Option<(usize, Vec<Header>)>>,
+    /// Chains replaced by a switch: still served by hash, as a real node does.
+    stale: RefCell<Vec<Header>>,
 }
 
 impl FakeBitcoin {
@@ -23,6 +25,7 @@ impl FakeBitcoin {
         Self {
             best: RefCell::new(best),
             switch: RefCell::new(None),
+            stale: RefCell::new(Vec::new()),
         }
     }
 }
@@ -36,7 +39,8 @@ impl BitcoinSource for FakeBitcoin {
         let mut switch = self.switch.borrow_mut();
         if let Some((calls, chain)) = switch.as_mut() {
             if *calls == 0 {
-                *self.best.borrow_mut() = std::mem::take(chain);
+                let old = std::mem::replace(&mut *self.best.borrow_mut(), std::mem::take(chain));
+                self.stale.borrow_mut().extend(old);
                 *switch = None;
             } else {
                 *calls -= 1;
@@ -62,10 +66,11 @@ impl BitcoinSource for FakeBitcoin {
             .find(|h| h.hash() == *hash)
             .copied();
         let stale = self
-            .switch
+            .stale
             .borrow()
-            .as_ref()
-            .and_then(|(_, c)| c.iter().find(|h| h.hash() == *hash).copied());
+            .iter()
+            .find(|h| h.hash() == *hash)
+            .copied();
         known
             .or(stale)
             .ok_or_else(|| RelayError::Bitcoin(format!("unknown block {hash}")))
@@ -140,6 +145,7 @@ fn syncer(best: Vec<Header>, batch: u32) -> Syncer<FakeBitcoin, MemL2> {
         bitcoin: FakeBitcoin::new(best),
         l2: MemL2::new(),
         batch_size: batch,
+        max_in_flight: 1,
         commit_timeout: Duration::from_millis(50),
         commit_poll: Duration::from_millis(1),
     }
@@ -187,6 +193,33 @@ fn catches_up_in_batches_and_then_reports_up_to_date() {
             bitcoin_tip: 255
         }
     );
+}
+
+#[test]
+fn batches_in_flight_are_sent_back_to_back_in_one_step() {
+    let chain = regtest_from_genesis(250);
+    let s = Syncer {
+        max_in_flight: 2,
+        ..syncer(chain.clone(), 100)
+    };
+    let steps = sync_fully(&s);
+    assert_eq!(
+        steps[..2],
+        [
+            Progress::Relayed {
+                from: 1,
+                to: 200,
+                bitcoin_tip: 250
+            },
+            Progress::Relayed {
+                from: 201,
+                to: 250,
+                bitcoin_tip: 250
+            }
+        ]
+    );
+    assert_eq!(*s.l2.submissions.borrow(), 3);
+    assert_eq!(s.l2.tip().expect("tip").hash, chain[249].hash());
 }
 
 #[test]
@@ -266,6 +299,7 @@ fn a_node_on_another_chain_has_no_common_block() {
         bitcoin: Elsewhere(chain, other_genesis),
         l2: MemL2::new(),
         batch_size: 10,
+        max_in_flight: 1,
         commit_timeout: Duration::from_millis(10),
         commit_poll: Duration::from_millis(1),
     };

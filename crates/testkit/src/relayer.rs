@@ -17,11 +17,18 @@ pub struct Relayer {
 }
 
 impl Relayer {
-    /// Writes a config with `bevm-relayer init` (then sets `batch_size`) and starts it.
+    /// Writes a config with `bevm-relayer init` (then sets `batch_size` and
+    /// `max_batches_in_flight`) and starts it.
     ///
     /// # Errors
     /// The binary missing (build it) or refusing the config.
-    pub fn start(dir: &Path, btcd: &Btcd, cometbft_rpc: &str, batch: u32) -> anyhow::Result<Self> {
+    pub fn start(
+        dir: &Path,
+        btcd: &Btcd,
+        cometbft_rpc: &str,
+        batch: u32,
+        in_flight: u32,
+    ) -> anyhow::Result<Self> {
         let config = dir.join("relayer.toml");
         let out = Command::new(bin_dir().join("bevm-relayer"))
             .arg("init")
@@ -45,7 +52,11 @@ impl Relayer {
         let text = std::fs::read_to_string(&config)?;
         std::fs::write(
             &config,
-            text.replace("batch_size = 1000", &format!("batch_size = {batch}")),
+            text.replace("batch_size = 1000", &format!("batch_size = {batch}"))
+                .replace(
+                    "max_batches_in_flight = 10",
+                    &format!("max_batches_in_flight = {in_flight}"),
+                ),
         )?;
         let mut relayer = Self {
             config,
@@ -62,10 +73,10 @@ impl Relayer {
     /// The binary cannot be started.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         let mut cmd = Command::new(bin_dir().join("bevm-relayer"));
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", "info");
+        cmd.arg("run").arg("--config").arg(&self.config).env(
+            "RUST_LOG",
+            std::env::var("BEVM_RELAYER_LOG").unwrap_or_else(|_| "info".into()),
+        );
         self.process = Some(ChildGuard::spawn("bevm-relayer", cmd, &self.log)?);
         Ok(())
     }

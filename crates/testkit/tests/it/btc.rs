@@ -65,6 +65,42 @@ fn relayed_headers_extend_the_light_client_for_free() {
 }
 
 #[test]
+fn relays_may_build_on_relays_still_in_the_mempool() {
+    let mut node = TestNode::new(1);
+    let headers = regtest_from_genesis(30);
+    let [a, b, c] = [0, 10, 20].map(|from| relay_tx(&headers[from..from + 10]));
+    assert_eq!(node.check(&a), Ok(0));
+    assert_eq!(
+        node.check(&b),
+        Ok(0),
+        "b's parent is in a, admitted but not committed"
+    );
+    let again = node.check(&a).expect_err("pending headers count as known");
+    assert!(
+        again.message.contains("no new headers"),
+        "{}",
+        again.message
+    );
+    let orphan = node
+        .check(&relay_tx(&headers[25..]))
+        .expect_err("parent unknown");
+    assert!(
+        orphan.message.contains("unknown parent"),
+        "{}",
+        orphan.message
+    );
+
+    // A block carries only a; after the commit CometBFT re-checks b, which still fits.
+    let (results, _) = node.block(vec![a]);
+    assert_eq!(results[0].code, 0);
+    assert_eq!(node.check(&b), Ok(0));
+    assert_eq!(node.check(&c), Ok(0));
+    let (results, _) = node.block(vec![b, c]);
+    assert!(results.iter().all(|r| r.code == 0), "{results:?}");
+    assert_eq!(tip(&node).hash, headers[29].hash());
+}
+
+#[test]
 fn bad_relays_are_refused_and_change_nothing() {
     let mut node = TestNode::new(1);
     let headers = regtest_from_genesis(5);

@@ -115,30 +115,38 @@ fn load_anvil() {
 }
 
 /// Relayer catch-up: btcd regtest at `BEVM_LOAD_BTC_BLOCKS` (default 10,000) blocks, a fresh
-/// devnet, bevm-relayer with 1,000-header batches; time until the light client's tip is btcd's.
+/// devnet, bevm-relayer with 1,000-header batches, `BEVM_LOAD_RELAY_IN_FLIGHT` (default 10)
+/// in flight; time until the light client's tip is btcd's.
 #[test]
 #[ignore = "benchmark: run with `make bench`"]
 fn relayer_catch_up() {
     use std::time::Instant;
 
     use bevm_testkit::{btcd::Btcd, relayer::Relayer};
-    let blocks: u32 = std::env::var("BEVM_LOAD_BTC_BLOCKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let env = |name: &str, default: u32| -> u32 {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let blocks = env("BEVM_LOAD_BTC_BLOCKS", 10_000);
+    let in_flight = env("BEVM_LOAD_RELAY_IN_FLIGHT", 10);
     let btcd = Btcd::start().expect("btcd");
     let mined = Instant::now();
     for _ in 0..blocks / 1000 {
         btcd.generate(1000).expect("mines");
     }
-    btcd.generate(blocks % 1000).expect("mines");
+    if blocks % 1000 > 0 {
+        btcd.generate(blocks % 1000).expect("mines");
+    }
     let mined = mined.elapsed();
     let tip = btcd.hash_at(blocks).expect("tip hash");
     let net = Devnet::start(1, block_ms()).expect("devnet");
     let comet = Rpc::new(net.validators[0].ports.rpc);
     let dir = tempfile::tempdir().expect("tmp");
     let started = Instant::now();
-    let relayer = Relayer::start(dir.path(), &btcd, &comet.url(), 1000).expect("relayer");
+    let relayer =
+        Relayer::start(dir.path(), &btcd, &comet.url(), 1000, in_flight).expect("relayer");
     wait_for(Duration::from_secs(600), || {
         let answer = comet
             .call(
@@ -150,9 +158,10 @@ fn relayer_catch_up() {
     })
     .unwrap_or_else(|| panic!("relayer did not catch up; log:\n{}", relayer.log()));
     let secs = started.elapsed().as_secs_f64();
+    println!("relayer log:\n{}", relayer.log());
     println!(
         "relayer catch-up: {blocks} btcd regtest headers in {secs:.1} s = {:.0} headers/s \
-         (timeout_commit_ms={}, batch 1000; btcd mined them in {:.1} s)",
+         (timeout_commit_ms={}, batch 1000 x {in_flight} in flight; btcd mined them in {:.1} s)",
         f64::from(blocks) / secs,
         block_ms(),
         mined.as_secs_f64()
