@@ -4,6 +4,9 @@
 # feeding btcd's headers to the chain's light client. Data in .devnet/.
 # Ctrl-C or SIGTERM stops every process this script started. `make clean-devnet` resets it.
 set -euo pipefail
+# Children in their own process groups: Ctrl-C reaches this script only, and cleanup stops
+# them in order.
+set -m
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HOME_DIR="${BEVM_DEVNET_HOME:-$ROOT/.devnet}"
@@ -44,7 +47,8 @@ cleanup() {
     wait "${PIDS[i]}" 2>/dev/null || true
   done
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
 
 "$NODE" start --home "$HOME_DIR" >>"$HOME_DIR/node.log" 2>&1 &
 PIDS+=($!)
@@ -102,6 +106,6 @@ cat <<INFO
 INFO
 
 # Exit (and clean up) as soon as either process dies.
-wait -n "${PIDS[@]}"
+wait -n "${PIDS[@]}" || true
 echo "a devnet process exited; see the logs in $HOME_DIR" >&2
 exit 1

@@ -2,7 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{atomic::AtomicBool, Arc},
+    sync::Arc,
     time::Duration,
 };
 
@@ -41,7 +41,13 @@ enum Command {
         bitcoin_rpc: String,
         #[arg(long, default_value = "bevm")]
         bitcoin_rpc_user: String,
-        #[arg(long, default_value = "bevm")]
+        /// Better passed in the environment than on the command line, where `ps` shows it.
+        #[arg(
+            long,
+            env = "BEVM_BITCOIN_RPC_PASSWORD",
+            default_value = "bevm",
+            hide_env_values = true
+        )]
         bitcoin_rpc_password: String,
         #[arg(long, default_value = "http://127.0.0.1:26657")]
         cometbft_rpc: String,
@@ -126,25 +132,29 @@ fn bitcoin(cfg: &RelayerConfig) -> BitcoinRpc {
 }
 
 fn run(cfg: &RelayerConfig) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
+    let mut syncer = Syncer::new(
+        bitcoin(cfg),
+        CometL2::new(&cfg.cometbft_rpc),
+        cfg.batch_size,
+        cfg.max_batches_in_flight,
+    );
+    syncer.commit_timeout = Duration::from_secs(cfg.commit_timeout_secs);
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&syncer.stop))?;
     }
-    let syncer = Syncer {
-        bitcoin: bitcoin(cfg),
-        l2: CometL2::new(&cfg.cometbft_rpc),
-        batch_size: cfg.batch_size,
-        max_in_flight: cfg.max_batches_in_flight,
-        commit_timeout: Duration::from_secs(cfg.commit_timeout_secs),
-        commit_poll: Duration::from_millis(100),
-    };
     let pacing = Pacing {
         poll_interval: Duration::from_millis(cfg.poll_interval_ms),
         min_backoff: Duration::from_millis(500),
         max_backoff: Duration::from_secs(cfg.max_backoff_secs),
     };
-    info!(bitcoin = %cfg.bitcoin_rpc, l2 = %cfg.cometbft_rpc, batch = cfg.batch_size, "relayer starting");
-    bevm_relay::run(&syncer, pacing, &stop)?;
+    info!(
+        bitcoin = %cfg.bitcoin_rpc,
+        l2 = %cfg.cometbft_rpc,
+        batch = cfg.batch_size,
+        in_flight = cfg.max_batches_in_flight,
+        "relayer starting"
+    );
+    bevm_relay::run(&syncer, pacing);
     info!("relayer stopped");
     Ok(())
 }

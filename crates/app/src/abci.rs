@@ -262,7 +262,14 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
             }
         }
         "/btc/tip" | "/btc/header" => match btc_query(app, path, data) {
-            Ok(v) => v,
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                return res::Query {
+                    code: Code::from(QUERY_NOT_FOUND),
+                    log: "no such header".into(),
+                    ..res::Query::default()
+                }
+            }
             Err(e) => return fail(e),
         },
         other => {
@@ -278,8 +285,13 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
     }
 }
 
+/// Query code for a well-formed question with no answer (an unknown header), so clients need
+/// not parse the log.
+pub const QUERY_NOT_FOUND: u32 = 2;
+
 /// `/btc/tip`, and `/btc/header` with data = a height (decimal) or a block hash (display hex).
-fn btc_query(app: &App, path: &str, data: &[u8]) -> Result<serde_json::Value, String> {
+/// `None` when there is no such header.
+fn btc_query(app: &App, path: &str, data: &[u8]) -> Result<Option<serde_json::Value>, String> {
     let mempool = app.mempool();
     let module = mempool.btc().ok_or("the chain is not initialized")?;
     let reader = module.reader(app.store(), Default::default());
@@ -299,11 +311,13 @@ fn btc_query(app: &App, path: &str, data: &[u8]) -> Result<serde_json::Value, St
             }
         }
     };
-    let header = found.map_err(|e| e.to_string())?.ok_or("no such header")?;
+    let Some(header) = found.map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
     let confirmations = chain
         .confirmations(&header.hash)
         .map_err(|e| e.to_string())?;
-    Ok(serde_json::json!({
+    Ok(Some(serde_json::json!({
         "height": header.height,
         "hash": header.hash.to_string(),
         "prev_hash": header.header.prev_hash.to_string(),
@@ -312,7 +326,7 @@ fn btc_query(app: &App, path: &str, data: &[u8]) -> Result<serde_json::Value, St
         "chain_work": format!("{:#x}", header.chain_work),
         "confirmations": confirmations,
         "header": hex::encode(header.header.encode()),
-    }))
+    })))
 }
 
 /// State sync is not offered yet: every request gets the empty answer.

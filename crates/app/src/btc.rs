@@ -90,7 +90,8 @@ impl BtcModule {
     /// path for CheckTx (empty overlay, last block's time) and FinalizeBlock.
     ///
     /// # Errors
-    /// Undecodable ([`code::DECODE`]), an invalid header or nothing new ([`code::BTC`]).
+    /// Undecodable ([`code::DECODE`]), an invalid header ([`code::BTC`]), nothing new
+    /// ([`code::BTC_KNOWN`]).
     pub fn apply_native(
         &self,
         raw: &[u8],
@@ -114,7 +115,7 @@ impl BtcModule {
             .map_err(|e| refuse(code::BTC, e.to_string()))?;
         if changes.is_empty() {
             return Err(refuse(
-                code::BTC,
+                code::BTC_KNOWN,
                 "no new headers: all already known".into(),
             ));
         }

@@ -75,8 +75,15 @@ impl Mempool {
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
         let now = self.head_time.load(Ordering::SeqCst);
         let mut pending = self.btc_pending.lock();
-        let writes = btc.apply_native(raw, &self.store, &pending, now)?;
-        pending.extend(writes);
+        match btc.apply_native(raw, &self.store, &pending, now) {
+            Ok(writes) => pending.extend(writes),
+            // Known only through the admitted relays: CometBFT may have dropped the one that
+            // brought them (a full mempool), so it is admitted again against committed state.
+            Err(e) if e.code == code::BTC_KNOWN && !pending.is_empty() => {
+                btc.apply_native(raw, &self.store, &Overlay::new(), now)?;
+            }
+            Err(e) => return Err(e),
+        }
         Ok(0)
     }
 
@@ -147,8 +154,10 @@ pub mod code {
     pub const FUNDS: u32 = 3;
     pub const FEE: u32 = 4;
     pub const GAS: u32 = 5;
-    /// A relay refused by the light client, or one that adds nothing.
+    /// A relay refused by the light client.
     pub const BTC: u32 = 20;
+    /// A valid relay whose headers are all known already (relayers take it as done).
+    pub const BTC_KNOWN: u32 = 21;
     pub const INTERNAL: u32 = 100;
     /// Valid transaction that could not execute in its block (FinalizeBlock).
     pub const SKIPPED: u32 = 10;

@@ -1,5 +1,10 @@
 //! Full blocks as nodes serve them (`getblock <hash> 0`): the header and every txid, so a
 //! proof can be built for any transaction without `gettxoutproof`, which btcd lacks.
+//!
+//! This reads blocks a node has already validated; it is not block validation. It checks
+//! that the transactions hash to the header's merkle root, which is what a proof needs, and
+//! leaves to the node what only full validation decides: witness commitments, a segwit flag
+//! with all witnesses empty, and duplicated trailing transactions (CVE-2012-2459, same root).
 
 use alloc::vec::Vec;
 use core::fmt;

@@ -83,9 +83,13 @@ pub(crate) fn write_compact_size(out: &mut Vec<u8>, n: u64) {
             out.push(0xfd);
             out.extend_from_slice(&(n as u16).to_le_bytes());
         }
-        _ => {
+        0x1_0000..=0xffff_ffff => {
             out.push(0xfe);
             out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        _ => {
+            out.push(0xff);
+            out.extend_from_slice(&n.to_le_bytes());
         }
     }
 }

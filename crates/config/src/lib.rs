@@ -55,5 +55,8 @@ pub fn write_private(path: &std::path::Path, contents: &[u8]) -> Result<(), Conf
         .mode(0o600)
         .open(path)
         .map_err(io_err(path))?;
+    // `mode` applies only to a new file: an existing one is narrowed before it is written.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(io_err(path))?;
     f.write_all(contents).map_err(io_err(path))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{io_err, ConfigError};
 
 /// The relayer's configuration file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelayerConfig {
     /// The Bitcoin node's JSON-RPC URL (btcd or Bitcoin Core).
@@ -73,6 +73,24 @@ impl Default for RelayerConfig {
     }
 }
 
+impl std::fmt::Debug for RelayerConfig {
+    /// Everything but the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayerConfig")
+            .field("bitcoin_rpc", &self.bitcoin_rpc)
+            .field("bitcoin_rpc_user", &self.bitcoin_rpc_user)
+            .field("bitcoin_rpc_password", &"<redacted>")
+            .field("bitcoin_rpc_cookie", &self.bitcoin_rpc_cookie)
+            .field("cometbft_rpc", &self.cometbft_rpc)
+            .field("batch_size", &self.batch_size)
+            .field("max_batches_in_flight", &self.max_batches_in_flight)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("commit_timeout_secs", &self.commit_timeout_secs)
+            .field("max_backoff_secs", &self.max_backoff_secs)
+            .finish()
+    }
+}
+
 impl RelayerConfig {
     /// Reads and validates `relayer.toml`.
     ///
@@ -84,7 +102,16 @@ impl RelayerConfig {
             path: path.display().to_string(),
             why,
         };
-        let cfg: Self = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        // toml's own message quotes the offending line, which may hold the password.
+        let cfg: Self = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            invalid(match line {
+                Some(line) => format!("line {line}: {}", e.message()),
+                None => e.message().to_owned(),
+            })
+        })?;
         if cfg.batch_size == 0 || cfg.batch_size > 10_000 {
             return Err(invalid(format!(
                 "batch_size {} is outside 1..=10000",
@@ -97,9 +124,18 @@ impl RelayerConfig {
                 cfg.max_batches_in_flight
             )));
         }
-        if cfg.poll_interval_ms == 0 || cfg.commit_timeout_secs == 0 || cfg.max_backoff_secs == 0 {
+        for (name, value, max) in [
+            ("poll_interval_ms", cfg.poll_interval_ms, 3_600_000),
+            ("commit_timeout_secs", cfg.commit_timeout_secs, 3_600),
+            ("max_backoff_secs", cfg.max_backoff_secs, 3_600),
+        ] {
+            if value == 0 || value > max {
+                return Err(invalid(format!("{name} {value} is outside 1..={max}")));
+            }
+        }
+        if !cfg.bitcoin_rpc_user.is_empty() && !cfg.bitcoin_rpc_cookie.is_empty() {
             return Err(invalid(
-                "poll_interval_ms, commit_timeout_secs and max_backoff_secs must be above 0".into(),
+                "set bitcoin_rpc_user/bitcoin_rpc_password or bitcoin_rpc_cookie, not both".into(),
             ));
         }
         for (name, url) in [
@@ -108,6 +144,13 @@ impl RelayerConfig {
         ] {
             if !url.starts_with("http://") && !url.starts_with("https://") {
                 return Err(invalid(format!("{name} {url:?} is not an http:// URL")));
+            }
+            // Credentials in a URL end up in logs and error messages.
+            if url.split('/').nth(2).is_some_and(|host| host.contains('@')) {
+                return Err(invalid(format!(
+                    "{name} carries credentials; put them in bitcoin_rpc_user and \
+                     bitcoin_rpc_password instead"
+                )));
             }
         }
         Ok(cfg)
@@ -216,6 +259,9 @@ mod tests {
         assert!(with(&|c| c.batch_size = 0).contains("batch_size"));
         assert!(with(&|c| c.poll_interval_ms = 0).contains("poll_interval_ms"));
         assert!(with(&|c| c.max_batches_in_flight = 0).contains("max_batches_in_flight"));
+        assert!(with(&|c| c.commit_timeout_secs = 1_000_000).contains("commit_timeout_secs"));
+        assert!(with(&|c| c.bitcoin_rpc_cookie = "/x/.cookie".into()).contains("not both"));
+        assert!(with(&|c| c.bitcoin_rpc = "http://u:p@127.0.0.1:1".into()).contains("credentials"));
         assert!(with(&|c| c.bitcoin_rpc = "127.0.0.1:18334".into()).contains("bitcoin_rpc"));
         std::fs::write(&path, "bitcoin_rpc = 5").expect("write");
         assert!(matches!(

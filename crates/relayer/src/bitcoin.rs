@@ -32,7 +32,7 @@ pub trait BitcoinSource {
 }
 
 /// Credentials for the node's RPC.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Auth {
     /// `rpcuser` / `rpcpassword` (btcd, or Core with those set).
     UserPass(String, String),
@@ -40,6 +40,17 @@ pub enum Auth {
     /// every restart.
     Cookie(PathBuf),
     None,
+}
+
+impl std::fmt::Debug for Auth {
+    /// Never shows the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::UserPass(user, _) => write!(f, "UserPass({user:?}, <redacted>)"),
+            Auth::Cookie(path) => write!(f, "Cookie({path:?})"),
+            Auth::None => write!(f, "None"),
+        }
+    }
 }
 
 /// A JSON-RPC client of a Bitcoin node.
@@ -66,9 +77,8 @@ impl BitcoinRpc {
             Auth::None => return Ok(None),
             Auth::UserPass(user, pass) => format!("{user}:{pass}"),
             Auth::Cookie(path) => std::fs::read_to_string(path)
-                .map_err(|e| {
-                    RelayError::Config(format!("bitcoin cookie file {}: {e}", path.display()))
-                })?
+                // Core deletes its cookie while it restarts: retried like any outage.
+                .map_err(|e| RelayError::Bitcoin(format!("cookie file {}: {e}", path.display())))?
                 .trim()
                 .to_owned(),
         };
@@ -97,15 +107,16 @@ impl BitcoinRpc {
         }
         match request.send_json(body) {
             Ok(r) => r.into_json().map_err(|e| unreachable(e.to_string())),
-            Err(ureq::Error::Status(401, _)) => Err(RelayError::Config(format!(
+            Err(ureq::Error::Status(401, _)) => Err(RelayError::Bitcoin(format!(
                 "the Bitcoin node at {} refused our credentials: check bitcoin_rpc_user and \
                  bitcoin_rpc_password (or bitcoin_rpc_cookie)",
                 self.url
             ))),
             // Core answers RPC errors with HTTP 500 and the error in the body.
-            Err(ureq::Error::Status(code, r)) => r
-                .into_json()
-                .map_err(|_| unreachable(format!("HTTP {code}"))),
+            Err(ureq::Error::Status(code, r)) => match r.into_json::<Value>() {
+                Ok(body) if !body["error"].is_null() || body.is_array() => Ok(body),
+                _ => Err(unreachable(format!("HTTP {code}"))),
+            },
             Err(e) => Err(unreachable(format!(
                 "no answer from {} ({e}); is the Bitcoin node running?",
                 self.url
@@ -131,16 +142,19 @@ impl BitcoinRpc {
             .ok_or_else(|| {
                 RelayError::Bitcoin(format!("{method}: batch answer of the wrong shape"))
             })?;
-        let mut results = vec![Value::Null; params.len()];
+        let mut results: Vec<Option<Value>> = vec![None; params.len()];
         for reply in replies {
-            let id = reply["id"]
+            let slot = reply["id"]
                 .as_u64()
-                .and_then(|i| usize::try_from(i).ok())
-                .filter(|i| *i < params.len())
-                .ok_or_else(|| RelayError::Bitcoin(format!("{method}: batch answer without id")))?;
-            results[id] = Self::result(method, reply)?;
+                .and_then(|i| results.get_mut(usize::try_from(i).ok()?))
+                .filter(|slot| slot.is_none())
+                .ok_or_else(|| {
+                    RelayError::Bitcoin(format!("{method}: batch answer with a bad or repeated id"))
+                })?;
+            *slot = Some(Self::result(method, reply)?);
         }
-        Ok(results)
+        // Every slot is filled: as many answers as requests, each id once.
+        Ok(results.into_iter().flatten().collect())
     }
 
     fn result(method: &str, reply: &Value) -> Result<Value, RelayError> {

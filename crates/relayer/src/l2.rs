@@ -10,6 +10,12 @@ use serde_json::{json, Value};
 
 use crate::RelayError;
 
+/// CheckTx codes (the app's `mempool::code`): accepted, and a valid relay that adds nothing.
+const CODE_OK: u64 = 0;
+const CODE_ALL_KNOWN: u64 = 21;
+/// `abci_query` code for "no such header" (the app's `abci::QUERY_NOT_FOUND`).
+const QUERY_NOT_FOUND: u64 = 2;
+
 /// The light client's best tip on the L2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct L2Tip {
@@ -22,7 +28,10 @@ pub trait L2Chain {
     fn tip(&self) -> Result<L2Tip, RelayError>;
     /// Whether the light client holds this block (best chain or a kept side branch).
     fn contains(&self, hash: &BlockHash) -> Result<bool, RelayError>;
-    /// Sends headers (parents first) and returns once the mempool accepted them.
+    /// Whether its best chain has a block at `height` (nothing below its checkpoint).
+    fn has_best_at(&self, height: u32) -> Result<bool, RelayError>;
+    /// Sends headers (parents first) and returns once the mempool accepted them, or found
+    /// them all known already.
     fn submit(&self, headers: &[Header]) -> Result<(), RelayError>;
 }
 
@@ -49,11 +58,15 @@ impl CometL2 {
             .agent
             .post(&self.url)
             .send_json(body)
-            .map_err(|e| {
-                RelayError::L2(format!(
+            .map_err(|e| match e {
+                ureq::Error::Status(code, _) => RelayError::L2(format!(
+                    "{method}: cometbft at {} answered HTTP {code}",
+                    self.url
+                )),
+                e => RelayError::L2(format!(
                     "{method}: no answer from cometbft at {} ({e}); is the node running?",
                     self.url
-                ))
+                )),
             })?
             .into_json()
             .map_err(|e| RelayError::L2(format!("{method}: {e}")))?;
@@ -75,12 +88,13 @@ impl CometL2 {
             json!({ "path": path, "data": hex::encode(data) }),
         )?;
         let response = &result["response"];
-        if response["code"].as_u64().unwrap_or(0) != 0 {
-            let log = response["log"].as_str().unwrap_or_default();
-            if log.contains("no such header") {
-                return Ok(None);
+        match response["code"].as_u64().unwrap_or(0) {
+            0 => {}
+            QUERY_NOT_FOUND => return Ok(None),
+            _ => {
+                let log = response["log"].as_str().unwrap_or_default();
+                return Err(RelayError::L2(format!("query {path}: {log}")));
             }
-            return Err(RelayError::L2(format!("query {path}: {log}")));
         }
         let value = base64::engine::general_purpose::STANDARD
             .decode(response["value"].as_str().unwrap_or_default())
@@ -110,11 +124,15 @@ impl L2Chain for CometL2 {
         Ok(self.query("/btc/header", &hash.to_string())?.is_some())
     }
 
+    fn has_best_at(&self, height: u32) -> Result<bool, RelayError> {
+        Ok(self.query("/btc/header", &height.to_string())?.is_some())
+    }
+
     fn submit(&self, headers: &[Header]) -> Result<(), RelayError> {
         let tx = NativeTx::RelayHeaders(headers.iter().map(Header::encode).collect()).encode();
         let params = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(tx) });
         match self.call("broadcast_tx_sync", params) {
-            Ok(r) if r["code"].as_u64() == Some(0) => Ok(()),
+            Ok(r) if matches!(r["code"].as_u64(), Some(CODE_OK | CODE_ALL_KNOWN)) => Ok(()),
             Ok(r) => Err(RelayError::Refused(
                 r["log"].as_str().unwrap_or("no reason given").to_owned(),
             )),

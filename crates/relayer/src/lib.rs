@@ -29,9 +29,6 @@ use bevm_btc_light::{BlockHash, MerkleProof};
 /// Why a relaying step failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RelayError {
-    /// Wrong settings; retrying will not help.
-    #[error("configuration: {0}")]
-    Config(String),
     #[error("bitcoin node: {0}")]
     Bitcoin(String),
     #[error("L2: {0}")]
@@ -40,11 +37,14 @@ pub enum RelayError {
     #[error("L2 refused the relay: {0}")]
     Refused(String),
     #[error(
-        "no block of the Bitcoin node's best chain (searched down from height {bitcoin_height}) \
-         is known to the L2 light client: the node is on another network, still syncing below \
-         the L2's checkpoint, or forked below the pruning horizon"
+        "no block of the Bitcoin node's best chain (tip {bitcoin_tip}) is known to the L2 light \
+         client (which starts at height {l2_floor}): the node is on another network, still \
+         syncing below the L2's checkpoint, or forked below the pruning horizon"
     )]
-    NoCommonBlock { bitcoin_height: u32 },
+    NoCommonBlock { bitcoin_tip: u32, l2_floor: u32 },
+    /// The relayer was asked to stop while waiting.
+    #[error("stopping")]
+    Stopped,
 }
 
 /// The SPV proof that `txid` (internal byte order) is in block `block`, built from the raw

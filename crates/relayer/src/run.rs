@@ -1,5 +1,6 @@
 //! The relayer's loop: step until up to date, then poll; back off on errors, up to a bound,
-//! and keep going. Only configuration errors end it.
+//! and keep going until stopped. A daemon that outlives node restarts and outages: every
+//! error is logged with its reason and retried.
 
 use std::{
     sync::atomic::{AtomicBool, Ordering},
@@ -20,15 +21,9 @@ pub struct Pacing {
     pub max_backoff: Duration,
 }
 
-/// Relays until `stop` is set.
-///
-/// # Errors
-/// Only [`RelayError::Config`]: everything else is logged and retried.
-pub fn run<B: BitcoinSource, L: L2Chain>(
-    syncer: &Syncer<B, L>,
-    pacing: Pacing,
-    stop: &AtomicBool,
-) -> Result<(), RelayError> {
+/// Relays until `syncer.stop` is set.
+pub fn run<B: BitcoinSource, L: L2Chain>(syncer: &Syncer<B, L>, pacing: Pacing) {
+    let stop: &AtomicBool = &syncer.stop;
     let mut backoff = pacing.min_backoff;
     let mut reported_tip = None;
     let mut catch_up: Option<(Instant, u32)> = None;
@@ -41,8 +36,13 @@ pub fn run<B: BitcoinSource, L: L2Chain>(
                 bitcoin_tip,
             }) => {
                 backoff = pacing.min_backoff;
+                // A reorg below where this catch-up began starts a new one.
+                if catch_up.is_some_and(|(_, first)| from < first) {
+                    catch_up = None;
+                }
                 let (started, first) = *catch_up.get_or_insert((step_started, from));
-                let rate = f64::from(to - first + 1) / started.elapsed().as_secs_f64().max(1e-3);
+                let rate = f64::from(to.saturating_sub(first) + 1)
+                    / started.elapsed().as_secs_f64().max(1e-3);
                 info!(
                     from,
                     to,
@@ -61,7 +61,7 @@ pub fn run<B: BitcoinSource, L: L2Chain>(
                 }
                 sleep_unless_stopped(pacing.poll_interval, stop);
             }
-            Err(RelayError::Config(why)) => return Err(RelayError::Config(why)),
+            Err(RelayError::Stopped) => break,
             Err(e) => {
                 warn!(error = %e, retry_in = ?backoff, "relaying failed; will retry");
                 sleep_unless_stopped(backoff, stop);
@@ -70,7 +70,6 @@ pub fn run<B: BitcoinSource, L: L2Chain>(
         }
     }
     debug!("relayer stopped");
-    Ok(())
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {

@@ -4,7 +4,14 @@
 //! one block) and wait until a block commits the last. Reorganisations need nothing special: the node's new branch is sent from
 //! the fork point, and the light client switches once that branch has more work.
 
-use std::time::{Duration, Instant};
+use std::{
+    cell::Cell,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 use bevm_btc_light::{BlockHash, Header};
 
@@ -35,18 +42,38 @@ pub struct Syncer<B, L> {
     pub commit_timeout: Duration,
     /// How often to look whether it was.
     pub commit_poll: Duration,
+    /// Set to stop: a step waiting for a commit gives up at once.
+    pub stop: Arc<AtomicBool>,
+    /// The L2's lowest best-chain height (its checkpoint), found once.
+    floor: Cell<Option<u32>>,
 }
 
 impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
+    pub fn new(bitcoin: B, l2: L, batch_size: u32, max_in_flight: u32) -> Self {
+        Self {
+            bitcoin,
+            l2,
+            batch_size,
+            max_in_flight,
+            commit_timeout: Duration::from_secs(30),
+            commit_poll: Duration::from_millis(100),
+            stop: Arc::default(),
+            floor: Cell::new(None),
+        }
+    }
+
     /// Sends at most `max_in_flight` batches.
     ///
     /// # Errors
     /// A node that cannot be read, a refused relay, no common block, or a batch not
-    /// committed in time. Each is safe to retry: nothing is half-applied.
+    /// committed in time. Each is safe to retry: the next step starts from what the L2 has
+    /// committed, and the light client skips headers it already holds.
     pub fn step(&self) -> Result<Progress, RelayError> {
         let bitcoin_tip = self.bitcoin.best_height()?;
         let l2_tip = self.l2.tip()?;
-        let (base, base_hash) = self.common_ancestor(l2_tip.height.min(bitcoin_tip))?;
+        let floor = self.floor(l2_tip.height)?;
+        // From the node's tip, not the L2's: the L2 may hold a taller, lighter side branch.
+        let (base, base_hash) = self.common_ancestor(bitcoin_tip, floor)?;
         if base == bitcoin_tip {
             return Ok(Progress::UpToDate { height: base });
         }
@@ -81,10 +108,39 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         })
     }
 
+    /// The L2's lowest best-chain height: below its checkpoint it holds nothing, so the
+    /// ancestor search must not look there. Found by bisection, once.
+    fn floor(&self, l2_tip: u32) -> Result<u32, RelayError> {
+        if let Some(floor) = self.floor.get() {
+            return Ok(floor);
+        }
+        let (mut low, mut high) = (0, l2_tip); // high is held; is low?
+        if !self.l2.has_best_at(low)? {
+            while high - low > 1 {
+                let mid = low + (high - low) / 2;
+                if self.l2.has_best_at(mid)? {
+                    high = mid;
+                } else {
+                    low = mid;
+                }
+            }
+            low = high;
+        }
+        self.floor.set(Some(low));
+        Ok(low)
+    }
+
     /// The highest block of the node's best chain that the L2 holds, searching down from
-    /// `start`: doubling steps, then bisection (holding a block implies holding its
-    /// ancestors, so "held" is monotone along one chain).
-    fn common_ancestor(&self, start: u32) -> Result<(u32, BlockHash), RelayError> {
+    /// `start` to `floor`: doubling steps, then bisection (above its checkpoint, holding a
+    /// block implies holding its ancestors, so "held" is monotone along one chain).
+    fn common_ancestor(&self, start: u32, floor: u32) -> Result<(u32, BlockHash), RelayError> {
+        let none = RelayError::NoCommonBlock {
+            bitcoin_tip: start,
+            l2_floor: floor,
+        };
+        if start < floor {
+            return Err(none);
+        }
         let held = |h: u32| -> Result<Option<BlockHash>, RelayError> {
             let hash = self.bitcoin.hash_at(h)?;
             Ok(self.l2.contains(&hash)?.then_some(hash))
@@ -94,13 +150,11 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
             if let Some(hash) = held(h)? {
                 break (h, hash);
             }
-            if h == 0 {
-                return Err(RelayError::NoCommonBlock {
-                    bitcoin_height: start,
-                });
+            if h == floor {
+                return Err(none);
             }
             missing = Some(h);
-            h = h.saturating_sub(step);
+            h = h.saturating_sub(step).max(floor);
             step = step.saturating_mul(2);
         };
         if let Some(mut high) = missing {
@@ -142,6 +196,9 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         loop {
             if self.l2.contains(last)? {
                 return Ok(());
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(RelayError::Stopped);
             }
             if Instant::now() >= deadline {
                 return Err(RelayError::L2(format!(

@@ -14,8 +14,8 @@ use crate::{BitcoinSource, L2Chain, L2Tip, Progress, RelayError, Syncer};
 /// A Bitcoin node whose best chain the test replaces at will.
 struct FakeBitcoin {
     best: RefCell<Vec<Header>>, // heights 1..; genesis implied
-    /// Replaces the best chain after this many `hash_at` calls (a reorg while reading).
-    switch: RefCell<Option<(usize, Vec<Header>)>>,
+    /// Replaces the best chain when a batch read reaches this height (a reorg while reading).
+    switch: RefCell<Option<(u32, Vec<Header>)>>,
     /// Chains replaced by a switch: still served by hash, as a real node does.
     stale: RefCell<Vec<Header>>,
 }
@@ -35,17 +35,25 @@ impl BitcoinSource for FakeBitcoin {
         Ok(self.best.borrow().len() as u32)
     }
 
+    fn hashes(&self, from: u32, to: u32) -> Result<Vec<BlockHash>, RelayError> {
+        (from..=to)
+            .map(|height| {
+                let mut switch = self.switch.borrow_mut();
+                if let Some((at, chain)) = switch.as_mut() {
+                    if height >= *at {
+                        let new = std::mem::take(chain);
+                        let old = std::mem::replace(&mut *self.best.borrow_mut(), new);
+                        self.stale.borrow_mut().extend(old);
+                        *switch = None;
+                    }
+                }
+                drop(switch);
+                self.hash_at(height)
+            })
+            .collect()
+    }
+
     fn hash_at(&self, height: u32) -> Result<BlockHash, RelayError> {
-        let mut switch = self.switch.borrow_mut();
-        if let Some((calls, chain)) = switch.as_mut() {
-            if *calls == 0 {
-                let old = std::mem::replace(&mut *self.best.borrow_mut(), std::mem::take(chain));
-                self.stale.borrow_mut().extend(old);
-                *switch = None;
-            } else {
-                *calls -= 1;
-            }
-        }
         match height {
             0 => Ok(Network::Regtest.params().genesis.hash()),
             h => self
@@ -88,10 +96,15 @@ const HORIZON: u32 = 2016;
 
 impl MemL2 {
     fn new() -> Self {
+        Self::from_checkpoint(Network::Regtest.params().genesis, 0)
+    }
+
+    /// A light client that starts at `header`, at `height`, and knows nothing below it.
+    fn from_checkpoint(header: Header, height: u32) -> Self {
         let params = Network::Regtest.params();
-        let genesis = params.genesis;
-        let work = work_from_target(target_from_bits(genesis.bits).expect("bits"));
-        let root = StoredHeader::root(&params, genesis, 0, work, &[]).expect("genesis");
+        let work = work_from_target(target_from_bits(header.bits).expect("bits"))
+            * bevm_btc_light::U256::from(height + 1);
+        let root = StoredHeader::root(&params, header, height, work, &[]).expect("root");
         let mut store = MemStore::default();
         store.apply(&Chain::<MemStore>::init(root));
         Self {
@@ -132,23 +145,30 @@ impl L2Chain for MemL2 {
                 .submit(headers, u32::MAX)
                 .map_err(|e| RelayError::Refused(e.to_string()))?
         };
-        if changes.is_empty() {
-            return Err(RelayError::Refused("adds no header".into()));
-        }
+        // Like CometL2: a relay of known headers only is not an error.
         self.store.borrow_mut().apply(&changes);
         Ok(())
+    }
+
+    fn has_best_at(&self, height: u32) -> Result<bool, RelayError> {
+        let store = self.store.borrow();
+        let chain = Chain::new(&self.params, &*store, HORIZON);
+        Ok(chain
+            .header_at(height)
+            .map_err(|e| RelayError::L2(e.to_string()))?
+            .is_some())
     }
 }
 
 fn syncer(best: Vec<Header>, batch: u32) -> Syncer<FakeBitcoin, MemL2> {
-    Syncer {
-        bitcoin: FakeBitcoin::new(best),
-        l2: MemL2::new(),
-        batch_size: batch,
-        max_in_flight: 1,
-        commit_timeout: Duration::from_millis(50),
-        commit_poll: Duration::from_millis(1),
-    }
+    with_l2(best, MemL2::new(), batch)
+}
+
+fn with_l2(best: Vec<Header>, l2: MemL2, batch: u32) -> Syncer<FakeBitcoin, MemL2> {
+    let mut s = Syncer::new(FakeBitcoin::new(best), l2, batch, 1);
+    s.commit_timeout = Duration::from_millis(50);
+    s.commit_poll = Duration::from_millis(1);
+    s
 }
 
 fn sync_fully(s: &Syncer<FakeBitcoin, MemL2>) -> Vec<Progress> {
@@ -198,10 +218,8 @@ fn catches_up_in_batches_and_then_reports_up_to_date() {
 #[test]
 fn batches_in_flight_are_sent_back_to_back_in_one_step() {
     let chain = regtest_from_genesis(250);
-    let s = Syncer {
-        max_in_flight: 2,
-        ..syncer(chain.clone(), 100)
-    };
+    let mut s = syncer(chain.clone(), 100);
+    s.max_in_flight = 2;
     let steps = sync_fully(&s);
     assert_eq!(
         steps[..2],
@@ -235,10 +253,8 @@ fn a_reorg_is_relayed_from_the_fork_point_until_the_heavier_branch_wins() {
         .chain(mine_regtest(fork.hash(), fork.time, 46, 9))
         .collect();
     *s.bitcoin.best.borrow_mut() = b.clone();
-    let s = Syncer {
-        batch_size: 20,
-        ..s
-    };
+    let mut s = s;
+    s.batch_size = 20;
     assert_eq!(
         s.step().expect("step"),
         Progress::Relayed {
@@ -275,6 +291,40 @@ fn headers_the_l2_already_holds_are_not_sent_again() {
 }
 
 #[test]
+fn the_search_for_the_common_block_stops_at_the_l2s_checkpoint() {
+    // The L2 starts at height 20 and holds a up to 30; the node forked right above 20. The
+    // doubling search from 36 probes 36, 35, 33, 29, 21, then would jump to 5, below
+    // anything the L2 holds, and never find the fork point.
+    let a = regtest_from_genesis(30);
+    let l2 = MemL2::from_checkpoint(a[19], 20);
+    l2.submit(&a[20..]).expect("a above the checkpoint");
+    let b: Vec<Header> = a[..20]
+        .iter()
+        .copied()
+        .chain(mine_regtest(a[19].hash(), a[19].time, 16, 6))
+        .collect();
+    let s = with_l2(b.clone(), l2, 100);
+    assert_eq!(
+        s.step().expect("step"),
+        Progress::Relayed {
+            from: 21,
+            to: 36,
+            bitcoin_tip: 36
+        }
+    );
+    assert_eq!(s.l2.tip().expect("tip").hash, b[35].hash());
+    // A node still below the checkpoint has nothing in common with the L2 yet.
+    let behind = with_l2(a[..15].to_vec(), MemL2::from_checkpoint(a[19], 20), 100);
+    assert_eq!(
+        behind.step(),
+        Err(RelayError::NoCommonBlock {
+            bitcoin_tip: 15,
+            l2_floor: 20
+        })
+    );
+}
+
+#[test]
 fn a_node_on_another_chain_has_no_common_block() {
     let other_genesis = regtest_from_genesis(1)[0];
     // Every block of this node, including its height 0, is unknown to the L2.
@@ -295,17 +345,13 @@ fn a_node_on_another_chain_has_no_common_block() {
         }
     }
     let chain = mine_regtest(other_genesis.hash(), other_genesis.time, 40, 3);
-    let s = Syncer {
-        bitcoin: Elsewhere(chain, other_genesis),
-        l2: MemL2::new(),
-        batch_size: 10,
-        max_in_flight: 1,
-        commit_timeout: Duration::from_millis(10),
-        commit_poll: Duration::from_millis(1),
-    };
+    let s = Syncer::new(Elsewhere(chain, other_genesis), MemL2::new(), 10, 1);
     assert_eq!(
         s.step(),
-        Err(RelayError::NoCommonBlock { bitcoin_height: 0 })
+        Err(RelayError::NoCommonBlock {
+            bitcoin_tip: 40,
+            l2_floor: 0
+        })
     );
 }
 
@@ -315,7 +361,7 @@ fn a_reorg_while_reading_starts_over_without_sending_a_broken_batch() {
     let s = syncer(a.clone(), 1000);
     let b = mine_regtest(a[9].hash(), a[9].time, 25, 4);
     let b: Vec<Header> = a[..10].iter().copied().chain(b).collect();
-    // Switch after the ancestor search (one call) and 14 header reads, past the fork at 10.
+    // The node switches to b (forked at 10) when the read has reached height 15.
     *s.bitcoin.switch.borrow_mut() = Some((15, b.clone()));
     let err = s.step().expect_err("the batch does not link");
     assert!(
@@ -338,4 +384,50 @@ fn a_refused_relay_is_reported_with_the_l2s_reason() {
         "{err}"
     );
     assert_eq!(s.l2.tip().expect("tip").height, 0, "all or nothing");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 64,
+        ..bevm_primitives::testing::proptest_config("relayer-sync")
+    })]
+
+    /// Whatever the L2 already holds (a prefix of another branch) and however the relayer
+    /// batches, syncing never sends a refused relay and ends holding the node's tip, with the
+    /// most-work branch as the L2's best.
+    #[test]
+    fn sync_always_reaches_the_nodes_chain(
+        a_len in 1usize..50,
+        fork in 0usize..50,
+        b_extra in 1usize..50,
+        held in 0usize..50,
+        batch in 1u32..25,
+        in_flight in 1u32..4,
+    ) {
+        let a = regtest_from_genesis(a_len);
+        let fork = fork.min(a_len);
+        let held = held.min(a_len);
+        let parent = if fork == 0 {
+            Network::Regtest.params().genesis
+        } else {
+            a[fork - 1]
+        };
+        let b: Vec<Header> = a[..fork]
+            .iter()
+            .copied()
+            .chain(mine_regtest(parent.hash(), parent.time, b_extra, 5))
+            .collect();
+        let mut s = syncer(b.clone(), batch);
+        s.max_in_flight = in_flight;
+        if held > 0 {
+            s.l2.submit(&a[..held]).expect("the L2 holds a prefix of a");
+        }
+        sync_fully(&s);
+        let b_tip = b[b.len() - 1].hash();
+        proptest::prop_assert!(s.l2.contains(&b_tip).expect("read"));
+        let tip = s.l2.tip().expect("tip");
+        // Equal work keeps the first-seen branch.
+        let expected = if b.len() > held { b_tip } else { a[held - 1].hash() };
+        proptest::prop_assert_eq!(tip.hash, expected);
+    }
 }

@@ -50,14 +50,18 @@ impl Relayer {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = std::fs::read_to_string(&config)?;
-        std::fs::write(
-            &config,
-            text.replace("batch_size = 1000", &format!("batch_size = {batch}"))
-                .replace(
-                    "max_batches_in_flight = 10",
-                    &format!("max_batches_in_flight = {in_flight}"),
-                ),
-        )?;
+        let edited = text
+            .replace("batch_size = 1000", &format!("batch_size = {batch}"))
+            .replace(
+                "max_batches_in_flight = 10",
+                &format!("max_batches_in_flight = {in_flight}"),
+            );
+        anyhow::ensure!(
+            edited.contains(&format!("batch_size = {batch}\n"))
+                && edited.contains(&format!("max_batches_in_flight = {in_flight}\n")),
+            "the defaults written by `bevm-relayer init` changed; update this helper"
+        );
+        std::fs::write(&config, edited)?;
         let mut relayer = Self {
             config,
             log: dir.join("relayer.log"),

@@ -49,7 +49,7 @@ fn relayed_headers_extend_the_light_client_for_free() {
 
     // The same relay again adds nothing: refused by CheckTx, and a no-op in a block.
     let e = node.check(&first).expect_err("adds nothing");
-    assert_eq!(e.code, code::BTC);
+    assert_eq!(e.code, code::BTC_KNOWN);
     assert!(e.message.contains("no new headers"), "{}", e.message);
 
     // Two relays of the same headers in one block, next to an EVM transfer: the first wins.
@@ -59,7 +59,7 @@ fn relayed_headers_extend_the_light_client_for_free() {
     let (results, _) = node.block(vec![second.clone(), transfer, second]);
     assert_eq!(results[0].code, 0);
     assert_eq!(results[1].code, 0, "{}", results[1].log);
-    assert_eq!(results[2].code, code::BTC);
+    assert_eq!(results[2].code, code::BTC_KNOWN);
     assert_eq!(tip(&node).height, 20);
     assert_eq!(confirmations(&node, &headers[0].hash()), 20);
 }
@@ -75,12 +75,9 @@ fn relays_may_build_on_relays_still_in_the_mempool() {
         Ok(0),
         "b's parent is in a, admitted but not committed"
     );
-    let again = node.check(&a).expect_err("pending headers count as known");
-    assert!(
-        again.message.contains("no new headers"),
-        "{}",
-        again.message
-    );
+    // The same headers again are admitted while only pending: CometBFT may have dropped the
+    // first copy. Once committed they are refused (see the test above).
+    assert_eq!(node.check(&a), Ok(0));
     let orphan = node
         .check(&relay_tx(&headers[25..]))
         .expect_err("parent unknown");
