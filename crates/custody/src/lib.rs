@@ -1,0 +1,44 @@
+//! Custody: the Taproot vault that holds the bridged BTC.
+//!
+//! - [`SignerSet`]: validators' signer keys in BIP-327 KeySort order, threshold M (default
+//!   ceil(2N/3)), at most [`MAX_SIGNERS`] keys (what one BIP-342 leaf can hold; the validator
+//!   set is capped accordingly).
+//! - [`Vault`]: internal key = MuSig2 KeyAgg of all N keys (key path: every signer), a
+//!   `multi_a` CHECKSIGADD leaf (script path: any M), an optional timelocked recovery leaf;
+//!   per-recipient deposit outputs; addresses and descriptors.
+//! - [`TapTree`] / [`TaprootOutput`]: BIP-341 trees, output keys and control blocks.
+//!
+//! Pure: no I/O, no clock, no randomness.
+
+#![forbid(unsafe_code)]
+
+mod signers;
+mod taptree;
+mod vault;
+
+#[cfg(test)]
+mod tests;
+
+pub use signers::{default_threshold, key_sort, SignerSet, MAX_SIGNERS};
+pub use taptree::{TapTree, TaprootOutput};
+pub use vault::{aggregate_key, Recovery, Vault, DEPOSIT_TAG};
+
+/// Why a vault cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustodyError {
+    #[error("a vault needs at least one signer")]
+    NoSigners,
+    #[error(
+        "{0} signers: one CHECKSIGADD leaf holds at most 999 keys (BIP-342's 1,000 stack \
+         elements); cap the validator set"
+    )]
+    TooManySigners(usize),
+    #[error("signer key {0} appears twice")]
+    DuplicateSigner(String),
+    #[error("threshold {threshold} of {signers} signers: must be between 1 and {signers}")]
+    BadThreshold { threshold: usize, signers: usize },
+    #[error("recovery leaf: {0}")]
+    BadRecovery(String),
+    #[error("key aggregation: {0}")]
+    KeyAgg(String),
+}

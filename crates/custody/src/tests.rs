@@ -1,0 +1,301 @@
+//! Official BIP-327 and BIP-341 vectors, and the vault's own properties.
+
+use std::str::FromStr;
+
+use bitcoin::{
+    key::Secp256k1,
+    secp256k1::{PublicKey, SecretKey, XOnlyPublicKey},
+    taproot::{ControlBlock, LeafVersion},
+    Address, Network, ScriptBuf,
+};
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::*;
+
+const KEY_SORT: &str = include_str!("../testdata/key_sort_vectors.json");
+const KEY_AGG: &str = include_str!("../testdata/key_agg_vectors.json");
+const BIP341: &str = include_str!("../testdata/wallet-test-vectors.json");
+
+fn pubkey(hex_str: &str) -> Option<PublicKey> {
+    PublicKey::from_slice(&hex::decode(hex_str).ok()?).ok()
+}
+
+fn keys_of(n: usize, seed: u8) -> Vec<PublicKey> {
+    let secp = Secp256k1::signing_only();
+    (0..n)
+        .map(|i| {
+            let mut b = [seed; 32];
+            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            SecretKey::from_slice(&b)
+                .expect("valid scalar")
+                .public_key(&secp)
+        })
+        .collect()
+}
+
+#[test]
+fn bip327_key_sort_vectors() {
+    let v: Value = serde_json::from_str(KEY_SORT).expect("json");
+    let parse = |a: &Value| -> Vec<PublicKey> {
+        a.as_array()
+            .expect("array")
+            .iter()
+            .map(|k| pubkey(k.as_str().expect("hex")).expect("valid key"))
+            .collect()
+    };
+    let mut keys = parse(&v["pubkeys"]);
+    key_sort(&mut keys);
+    assert_eq!(keys, parse(&v["sorted_pubkeys"]));
+}
+
+#[test]
+fn bip327_key_agg_vectors() {
+    let v: Value = serde_json::from_str(KEY_AGG).expect("json");
+    let all: Vec<&str> = v["pubkeys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k.as_str().expect("hex"))
+        .collect();
+    for case in v["valid_test_cases"].as_array().expect("cases") {
+        let keys: Vec<PublicKey> = case["key_indices"]
+            .as_array()
+            .expect("indices")
+            .iter()
+            .map(|i| pubkey(all[i.as_u64().expect("index") as usize]).expect("valid"))
+            .collect();
+        let expected = case["expected"].as_str().expect("hex").to_lowercase();
+        assert_eq!(
+            aggregate_key(&keys).expect("aggregates").to_string(),
+            expected
+        );
+    }
+    // The invalid-key cases: such keys never reach KeyAgg, they do not even parse. (The
+    // tweak cases belong to signing.)
+    let mut refused = 0;
+    for case in v["error_test_cases"].as_array().expect("cases") {
+        if case["error"]["type"] == "invalid_contribution"
+            && case["tweak_indices"].as_array().is_some_and(Vec::is_empty)
+        {
+            let bad = case["error"]["signer"].as_u64().expect("signer") as usize;
+            let index = case["key_indices"][bad].as_u64().expect("index") as usize;
+            assert!(pubkey(all[index]).is_none(), "key {index} must be refused");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 3);
+}
+
+/// A BIP-341 vector tree: a leaf object, or an array of two subtrees.
+fn tree_of(v: &Value, leaves: &mut Vec<(u64, ScriptBuf)>) -> TapTree {
+    match v {
+        Value::Array(pair) => TapTree::branch(tree_of(&pair[0], leaves), tree_of(&pair[1], leaves)),
+        leaf => {
+            let script = ScriptBuf::from_bytes(
+                hex::decode(leaf["script"].as_str().expect("hex")).expect("hex"),
+            );
+            let version =
+                LeafVersion::from_consensus(leaf["leafVersion"].as_u64().expect("version") as u8)
+                    .expect("valid leaf version");
+            leaves.push((leaf["id"].as_u64().expect("id"), script.clone()));
+            TapTree::Leaf(script, version)
+        }
+    }
+}
+
+#[test]
+fn bip341_script_pubkey_vectors() {
+    let v: Value = serde_json::from_str(BIP341).expect("json");
+    let secp = Secp256k1::verification_only();
+    let cases = v["scriptPubKey"].as_array().expect("cases");
+    assert_eq!(cases.len(), 7);
+    for case in cases {
+        let internal =
+            XOnlyPublicKey::from_str(case["given"]["internalPubkey"].as_str().expect("key"))
+                .expect("key");
+        let mut leaves = Vec::new();
+        let tree = match &case["given"]["scriptTree"] {
+            Value::Null => None,
+            t => Some(tree_of(t, &mut leaves)),
+        };
+        let out = TaprootOutput::new(&secp, internal, tree);
+        let expected = &case["expected"];
+        assert_eq!(
+            hex::encode(out.script_pubkey().as_bytes()),
+            expected["scriptPubKey"].as_str().expect("spk")
+        );
+        assert_eq!(
+            out.address(Network::Bitcoin).to_string(),
+            expected["bip350Address"].as_str().expect("address")
+        );
+        match &case["intermediary"]["merkleRoot"] {
+            Value::Null => assert!(out.merkle_root.is_none()),
+            root => assert_eq!(
+                out.merkle_root.map(|r| r.to_string()),
+                root.as_str().map(str::to_owned)
+            ),
+        }
+        leaves.sort_by_key(|(id, _)| *id);
+        let blocks = expected["scriptPathControlBlocks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(blocks.len(), leaves.len());
+        for ((_, script), block) in leaves.iter().zip(&blocks) {
+            assert_eq!(
+                hex::encode(out.control_block(script).expect("leaf in tree")),
+                block.as_str().expect("hex")
+            );
+        }
+    }
+}
+
+#[test]
+fn signer_sets_are_sorted_checked_and_default_to_two_thirds() {
+    let keys = keys_of(4, 1);
+    let set = SignerSet::new(keys.iter().rev().copied().collect(), None).expect("valid");
+    let mut sorted = keys.clone();
+    key_sort(&mut sorted);
+    assert_eq!(set.keys(), sorted.as_slice());
+    assert_eq!(set.threshold(), 3);
+    assert_eq!(
+        [1, 2, 3, 4, 100, 999].map(default_threshold),
+        [1, 2, 2, 3, 67, 666]
+    );
+    assert_eq!(SignerSet::new(vec![], None), Err(CustodyError::NoSigners));
+    assert!(matches!(
+        SignerSet::new(vec![keys[0], keys[1], keys[0]], None),
+        Err(CustodyError::DuplicateSigner(_))
+    ));
+    assert_eq!(
+        SignerSet::new(keys.clone(), Some(5)),
+        Err(CustodyError::BadThreshold {
+            threshold: 5,
+            signers: 4
+        })
+    );
+    assert_eq!(
+        SignerSet::new(keys_of(1000, 2), None),
+        Err(CustodyError::TooManySigners(1000))
+    );
+}
+
+fn vault(n: usize, recovery: bool) -> Vault {
+    let set = SignerSet::new(keys_of(n, 3), None).expect("set");
+    let recovery = recovery.then(|| Recovery {
+        keys: keys_of(2, 9)
+            .iter()
+            .map(|k| k.x_only_public_key().0)
+            .collect(),
+        threshold: 2,
+        after_blocks: 144,
+    });
+    Vault::new(set, recovery).expect("vault")
+}
+
+#[test]
+fn the_vault_commits_to_its_leaves_under_the_musig_key() {
+    let secp = Secp256k1::verification_only();
+    let v = vault(4, true);
+    assert_eq!(
+        v.internal_key(),
+        aggregate_key(v.signers().keys()).expect("agg")
+    );
+    let multisig = v.multisig_leaf();
+    // 4 × (push 32 + op) + OP_3 + OP_NUMEQUAL
+    assert_eq!(multisig.len(), 4 * 34 + 2);
+    assert!(multisig
+        .to_asm_string()
+        .ends_with("OP_CHECKSIGADD OP_PUSHNUM_3 OP_NUMEQUAL"));
+    let recovery = v.recovery_leaf().expect("recovery");
+    assert!(
+        recovery.to_asm_string().contains("OP_CSV OP_VERIFY"),
+        "{}",
+        recovery.to_asm_string()
+    );
+    // Every leaf's control block proves the leaf against the output key (rust-bitcoin's
+    // independent check of the commitment).
+    for leaf in [&multisig, &recovery] {
+        let block = ControlBlock::decode(&v.output().control_block(leaf).expect("in tree"))
+            .expect("decodes");
+        let output_key = v.output().output_key;
+        assert!(block.verify_taproot_commitment(&secp, output_key, leaf));
+    }
+    assert!(v.output().control_block(&ScriptBuf::new()).is_none());
+    let d = v.descriptor();
+    assert!(
+        d.starts_with(&format!("tr({},{{multi_a(3,", v.internal_key())),
+        "{d}"
+    );
+    assert!(
+        d.contains("},and_v(v:older(144),multi_a(2,")
+            || d.contains(",and_v(v:older(144),multi_a(2,"),
+        "{d}"
+    );
+    assert!(d.ends_with("))})"), "{d}");
+    // Without recovery the tree is the multisig leaf alone.
+    assert_eq!(
+        vault(4, false).output().merkle_root,
+        Some(crate::TapTree::leaf(vault(4, false).multisig_leaf()).hash())
+    );
+}
+
+#[test]
+fn recovery_is_checked() {
+    let set = SignerSet::new(keys_of(3, 4), None).expect("set");
+    let key = keys_of(1, 5)[0].x_only_public_key().0;
+    for (keys, threshold, after) in [
+        (vec![], 1, 10),
+        (vec![key, key], 1, 10),
+        (vec![key], 2, 10),
+        (vec![key], 1, 0),
+    ] {
+        let r = Recovery {
+            keys,
+            threshold,
+            after_blocks: after,
+        };
+        assert!(matches!(
+            Vault::new(set.clone(), Some(r)),
+            Err(CustodyError::BadRecovery(_))
+        ));
+    }
+}
+
+#[test]
+fn the_largest_set_fits_one_leaf() {
+    let v = vault(MAX_SIGNERS, false);
+    assert_eq!(v.signers().threshold(), 666);
+    assert_eq!(v.multisig_leaf().len(), 999 * 34 + 3 + 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        ..bevm_primitives::testing::proptest_config("custody-deposit")
+    })]
+
+    /// A deposit address is a plain Taproot address that parses back to the output it was
+    /// derived from, differs per recipient and from the vault, and keeps every vault leaf
+    /// spendable (the control blocks verify).
+    #[test]
+    fn deposit_addresses_round_trip(a in any::<[u8; 20]>(), b in any::<[u8; 20]>()) {
+        let v = vault(4, true);
+        for network in [Network::Bitcoin, Network::Regtest] {
+            let address = v.deposit_address(a, network);
+            let parsed = Address::from_str(&address.to_string()).expect("parses").require_network(network).expect("network");
+            prop_assert_eq!(parsed.script_pubkey(), v.deposit_output(a).script_pubkey());
+        }
+        prop_assert_ne!(v.deposit_output(a).output_key, v.output().output_key);
+        prop_assert_eq!(v.deposit_output(a).internal_key, v.internal_key());
+        if a != b {
+            prop_assert_ne!(v.deposit_output(a).output_key, v.deposit_output(b).output_key);
+        }
+        let secp = Secp256k1::verification_only();
+        let out = v.deposit_output(a);
+        let leaf = v.multisig_leaf();
+        let block = ControlBlock::decode(&out.control_block(&leaf).expect("leaf")).expect("decodes");
+        prop_assert!(block.verify_taproot_commitment(&secp, out.output_key, &leaf));
+    }
+}
