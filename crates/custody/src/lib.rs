@@ -7,11 +7,13 @@
 //!   `multi_a` CHECKSIGADD leaf (script path: any M), an optional timelocked recovery leaf;
 //!   per-recipient deposit outputs; addresses and descriptors.
 //! - [`TapTree`] / [`TaprootOutput`]: BIP-341 trees, output keys and control blocks.
+//! - [`KeyPathSession`]: MuSig2 signing of a key-path spend (nonces usable once by type).
 //!
 //! Pure: no I/O, no clock, no randomness.
 
 #![forbid(unsafe_code)]
 
+mod musig;
 mod signers;
 mod taptree;
 mod vault;
@@ -19,6 +21,7 @@ mod vault;
 #[cfg(test)]
 mod tests;
 
+pub use musig::{KeyPathSession, PublicNonce, SecretNonce};
 pub use signers::{default_threshold, key_sort, SignerSet, MAX_SIGNERS};
 pub use taptree::{TapTree, TaprootOutput};
 pub use vault::{aggregate_key, Recovery, Vault, DEPOSIT_TAG};
@@ -41,4 +44,9 @@ pub enum CustodyError {
     BadRecovery(String),
     #[error("key aggregation: {0}")]
     KeyAgg(String),
+    #[error("signing: {0}")]
+    Signing(String),
+    /// The signer at this index (KeySort order) sent an invalid partial signature.
+    #[error("signer #{0} sent an invalid partial signature")]
+    BadPartialSignature(usize),
 }

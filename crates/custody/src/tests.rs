@@ -270,6 +270,85 @@ fn the_largest_set_fits_one_leaf() {
     assert_eq!(v.multisig_leaf().len(), 999 * 34 + 3 + 1);
 }
 
+fn secrets_of(n: usize, seed: u8) -> Vec<SecretKey> {
+    (0..n)
+        .map(|i| {
+            let mut b = [seed; 32];
+            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            SecretKey::from_slice(&b).expect("valid scalar")
+        })
+        .collect()
+}
+
+/// Runs both MuSig2 rounds for every signer of `v` (secrets in any order).
+fn musig_sign(v: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) -> [u8; 64] {
+    let secp = Secp256k1::signing_only();
+    let session = KeyPathSession::new(v, sighash).expect("session");
+    // Signers in KeySort order, as the session indexes them.
+    let mut ordered: Vec<&SecretKey> = secrets.iter().collect();
+    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
+    let round1: Vec<(SecretNonce, PublicNonce)> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, s)| session.nonce(s, [i as u8 ^ sighash[0]; 32]))
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let partials: Vec<_> = ordered
+        .iter()
+        .zip(round1)
+        .map(|(s, (sec, _))| session.sign(s, sec, &nonces).expect("signs"))
+        .collect();
+    session.aggregate(&nonces, &partials).expect("aggregates")
+}
+
+#[test]
+fn musig2_key_path_signatures_verify_under_the_vault_output_key() {
+    let secp = Secp256k1::new();
+    let secrets = secrets_of(5, 3);
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let v = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    let sighash = [0x5a; 32];
+    let session = KeyPathSession::new(&v, sighash).expect("session");
+    assert_eq!(session.output_key().expect("key"), v.output().output_key);
+    let sig = musig_sign(&v, &secrets, sighash);
+    let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&sig).expect("64 bytes");
+    let msg = bitcoin::secp256k1::Message::from_digest(sighash);
+    secp.verify_schnorr(&sig, &msg, &v.output().output_key)
+        .expect("BIP-340 valid");
+}
+
+#[test]
+fn a_bad_partial_signature_names_its_signer_and_nonces_persist() {
+    let secp = Secp256k1::new();
+    let secrets = secrets_of(3, 4);
+    let mut ordered = secrets.clone();
+    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
+    let keys: Vec<PublicKey> = ordered.iter().map(|s| s.public_key(&secp)).collect();
+    let v = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    let session = KeyPathSession::new(&v, [7; 32]).expect("session");
+    let round1: Vec<_> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, s)| session.nonce(s, [i as u8; 32]))
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let mut partials = Vec::new();
+    for (s, (sec, _)) in ordered.iter().zip(round1) {
+        // The persisted form restores the same nonce.
+        let restored = SecretNonce::from_bytes(&sec.to_bytes()).expect("restores");
+        partials.push(session.sign(s, restored, &nonces).expect("signs"));
+    }
+    partials.swap(0, 2);
+    assert_eq!(
+        session.aggregate(&nonces, &partials),
+        Err(CustodyError::BadPartialSignature(0))
+    );
+    assert!(matches!(
+        session.aggregate(&nonces[..2], &partials[..2]),
+        Err(CustodyError::Signing(_))
+    ));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
