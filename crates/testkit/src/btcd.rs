@@ -36,7 +36,15 @@ impl Btcd {
     /// # Errors
     /// btcd missing (run `make tools`) or not answering.
     pub fn start() -> anyhow::Result<Self> {
-        Self::start_with(&[])
+        Self::start_with(MINING_ADDRESS, &[])
+    }
+
+    /// A node whose coinbases pay `address` (a regtest address, e.g. a vault's `bcrt1p…`).
+    ///
+    /// # Errors
+    /// As [`Btcd::start`].
+    pub fn start_mining_to(address: &str) -> anyhow::Result<Self> {
+        Self::start_with(address, &[])
     }
 
     /// A second node that talks only to `peer` (`--connect`, so it never dials anyone else,
@@ -46,7 +54,10 @@ impl Btcd {
     /// # Errors
     /// As [`Btcd::start`].
     pub fn start_peer_of(peer: &Btcd) -> anyhow::Result<Self> {
-        Self::start_with(&[&format!("--connect={}", peer.p2p_addr()), "--nolisten"])
+        Self::start_with(
+            MINING_ADDRESS,
+            &[&format!("--connect={}", peer.p2p_addr()), "--nolisten"],
+        )
     }
 
     /// Drops the link to `peer` made by [`Btcd::start_peer_of`] or [`Btcd::rejoin`].
@@ -90,7 +101,7 @@ impl Btcd {
         self.cli(&["getblockhash", &height.to_string()])
     }
 
-    fn start_with(extra: &[&str]) -> anyhow::Result<Self> {
+    fn start_with(mining_address: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (rpc_port, p2p_port) = (free_port(), free_port());
         let mut cmd = Command::new(tool("btcd"));
@@ -105,7 +116,7 @@ impl Btcd {
         .arg(format!("--logdir={}", dir.path().join("log").display()))
         .arg(format!("--rpclisten=127.0.0.1:{rpc_port}"))
         .arg(format!("--listen=127.0.0.1:{p2p_port}"))
-        .arg(format!("--miningaddr={MINING_ADDRESS}"))
+        .arg(format!("--miningaddr={mining_address}"))
         .args(extra);
         let process = ChildGuard::spawn("btcd", cmd, &dir.path().join("btcd.out"))
             .context("cannot start btcd; run `make tools`")?;

@@ -5,6 +5,7 @@
 mod bad_input;
 mod btc_relay;
 mod clients;
+mod custody;
 mod helpers;
 mod multi_validator;
 mod relayer;

@@ -1,0 +1,120 @@
+//! Bitcoin's consensus rules decide: a real btcd regtest node accepts vault spends signed by
+//! MuSig2 on the key path, and refuses a bad signature.
+
+use bevm_custody::{KeyPathSession, PublicNonce, SecretNonce, SignerSet, Vault};
+use bevm_testkit::btcd::Btcd;
+use bitcoin::{
+    absolute::LockTime,
+    consensus::{deserialize, serialize},
+    key::Secp256k1,
+    secp256k1::{PublicKey, SecretKey},
+    sighash::{Prevouts, SighashCache, TapSighashType},
+    transaction::Version,
+    Amount, Block, Network, OutPoint, Sequence, Transaction, TxIn, TxOut, Witness,
+};
+
+fn secrets(n: usize) -> Vec<SecretKey> {
+    (0..n)
+        .map(|i| {
+            let mut b = [0x11; 32];
+            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            SecretKey::from_slice(&b).expect("scalar")
+        })
+        .collect()
+}
+
+/// Both MuSig2 rounds by every signer (in KeySort order, as the session indexes them).
+fn musig_sign(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) -> [u8; 64] {
+    let secp = Secp256k1::signing_only();
+    let mut ordered: Vec<&SecretKey> = secrets.iter().collect();
+    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
+    let session = KeyPathSession::new(vault, sighash).expect("session");
+    let round1: Vec<(SecretNonce, PublicNonce)> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut random = [0u8; 32];
+            random[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            random[8..].copy_from_slice(&sighash[8..]);
+            session.nonce(s, random)
+        })
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let partials: Vec<_> = ordered
+        .iter()
+        .zip(round1)
+        .map(|(s, (sec, _))| session.sign(s, sec, &nonces).expect("partial"))
+        .collect();
+    session.aggregate(&nonces, &partials).expect("aggregate")
+}
+
+/// Mines a mature coinbase to an N-signer vault, spends it on the key path, and returns
+/// btcd's answers to a tampered and to the real transaction.
+fn key_path_spend(n: usize) -> (Result<String, String>, Result<String, String>) {
+    let secp = Secp256k1::new();
+    let secrets = secrets(n);
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let vault = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    let address = vault.address(Network::Regtest).to_string();
+    let btcd = Btcd::start_mining_to(&address).expect("btcd mining to the vault");
+    // Regtest activates segwit and taproot by BIP-9 signalling in 144-block windows
+    // (defined, started, locked in, active); 500 blocks also mature the first coinbase.
+    btcd.generate(500).expect("mines");
+
+    let raw = btcd
+        .cli(&["getblock", &btcd.hash_at(1).expect("hash"), "0"])
+        .expect("block");
+    let block: Block = deserialize(&hex::decode(raw).expect("hex")).expect("block");
+    let coinbase = &block.txdata[0];
+    let prevout = coinbase.output[0].clone();
+    assert_eq!(
+        prevout.script_pubkey,
+        vault.output().script_pubkey(),
+        "btcd paid the vault"
+    );
+
+    let mut tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(coinbase.compute_txid(), 0),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            ..TxIn::default()
+        }],
+        output: vec![TxOut {
+            value: prevout.value - Amount::from_sat(10_000),
+            script_pubkey: vault.output().script_pubkey(),
+        }],
+    };
+    let sighash = SighashCache::new(&tx)
+        .taproot_key_spend_signature_hash(0, &Prevouts::All(&[prevout]), TapSighashType::Default)
+        .expect("sighash");
+    let sig = musig_sign(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
+
+    let send = |tx: &Transaction| {
+        btcd.cli(&["sendrawtransaction", &hex::encode(serialize(tx))])
+            .map_err(|e| e.to_string())
+    };
+    let mut bad = sig;
+    bad[63] ^= 1;
+    tx.input[0].witness = Witness::from_slice(&[bad.as_slice()]);
+    let refused = send(&tx);
+    tx.input[0].witness = Witness::from_slice(&[sig.as_slice()]);
+    (refused, send(&tx))
+}
+
+use bitcoin::hashes::Hash as _;
+
+#[test]
+fn btcd_accepts_musig2_key_path_spends_of_the_vault() {
+    for n in [4, 100] {
+        let (refused, accepted) = key_path_spend(n);
+        let err = refused.expect_err("a tampered signature is refused");
+        assert!(
+            err.to_lowercase().contains("signature") || err.contains("script"),
+            "{err}"
+        );
+        let txid = accepted.unwrap_or_else(|e| panic!("N = {n}: btcd refused the spend: {e}"));
+        assert_eq!(txid.len(), 64, "{txid}");
+    }
+}
