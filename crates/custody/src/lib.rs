@@ -18,6 +18,8 @@ mod signers;
 mod taptree;
 mod vault;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

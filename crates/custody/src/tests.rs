@@ -4,14 +4,17 @@ use std::str::FromStr;
 
 use bitcoin::{
     key::Secp256k1,
-    secp256k1::{PublicKey, SecretKey, XOnlyPublicKey},
+    secp256k1::{PublicKey, XOnlyPublicKey},
     taproot::{ControlBlock, LeafVersion},
     Address, Network, ScriptBuf,
 };
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::*;
+use crate::{
+    testing::{secret_keys as secrets_of, sign_with_all as musig_sign},
+    *,
+};
 
 const KEY_SORT: &str = include_str!("../testdata/key_sort_vectors.json");
 const KEY_AGG: &str = include_str!("../testdata/key_agg_vectors.json");
@@ -23,14 +26,9 @@ fn pubkey(hex_str: &str) -> Option<PublicKey> {
 
 fn keys_of(n: usize, seed: u8) -> Vec<PublicKey> {
     let secp = Secp256k1::signing_only();
-    (0..n)
-        .map(|i| {
-            let mut b = [seed; 32];
-            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            SecretKey::from_slice(&b)
-                .expect("valid scalar")
-                .public_key(&secp)
-        })
+    secrets_of(n, seed)
+        .iter()
+        .map(|s| s.public_key(&secp))
         .collect()
 }
 
@@ -268,37 +266,6 @@ fn the_largest_set_fits_one_leaf() {
     let v = vault(MAX_SIGNERS, false);
     assert_eq!(v.signers().threshold(), 666);
     assert_eq!(v.multisig_leaf().len(), 999 * 34 + 3 + 1);
-}
-
-fn secrets_of(n: usize, seed: u8) -> Vec<SecretKey> {
-    (0..n)
-        .map(|i| {
-            let mut b = [seed; 32];
-            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            SecretKey::from_slice(&b).expect("valid scalar")
-        })
-        .collect()
-}
-
-/// Runs both MuSig2 rounds for every signer of `v` (secrets in any order).
-fn musig_sign(v: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) -> [u8; 64] {
-    let secp = Secp256k1::signing_only();
-    let session = KeyPathSession::new(v, sighash).expect("session");
-    // Signers in KeySort order, as the session indexes them.
-    let mut ordered: Vec<&SecretKey> = secrets.iter().collect();
-    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
-    let round1: Vec<(SecretNonce, PublicNonce)> = ordered
-        .iter()
-        .enumerate()
-        .map(|(i, s)| session.nonce(s, [i as u8 ^ sighash[0]; 32]))
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let partials: Vec<_> = ordered
-        .iter()
-        .zip(round1)
-        .map(|(s, (sec, _))| session.sign(s, sec, &nonces).expect("signs"))
-        .collect();
-    session.aggregate(&nonces, &partials).expect("aggregates")
 }
 
 #[test]

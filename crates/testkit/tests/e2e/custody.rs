@@ -1,58 +1,26 @@
 //! Bitcoin's consensus rules decide: a real btcd regtest node accepts vault spends signed by
 //! MuSig2 on the key path, and refuses a bad signature.
 
-use bevm_custody::{KeyPathSession, PublicNonce, SecretNonce, SignerSet, Vault};
+use bevm_custody::{
+    testing::{secret_keys, sign_with_all},
+    SignerSet, Vault,
+};
 use bevm_testkit::btcd::Btcd;
 use bitcoin::{
     absolute::LockTime,
     consensus::{deserialize, serialize},
     key::Secp256k1,
-    secp256k1::{PublicKey, SecretKey},
+    secp256k1::PublicKey,
     sighash::{Prevouts, SighashCache, TapSighashType},
     transaction::Version,
     Amount, Block, Network, OutPoint, Sequence, Transaction, TxIn, TxOut, Witness,
 };
 
-fn secrets(n: usize) -> Vec<SecretKey> {
-    (0..n)
-        .map(|i| {
-            let mut b = [0x11; 32];
-            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            SecretKey::from_slice(&b).expect("scalar")
-        })
-        .collect()
-}
-
-/// Both MuSig2 rounds by every signer (in KeySort order, as the session indexes them).
-fn musig_sign(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) -> [u8; 64] {
-    let secp = Secp256k1::signing_only();
-    let mut ordered: Vec<&SecretKey> = secrets.iter().collect();
-    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
-    let session = KeyPathSession::new(vault, sighash).expect("session");
-    let round1: Vec<(SecretNonce, PublicNonce)> = ordered
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut random = [0u8; 32];
-            random[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            random[8..].copy_from_slice(&sighash[8..]);
-            session.nonce(s, random)
-        })
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let partials: Vec<_> = ordered
-        .iter()
-        .zip(round1)
-        .map(|(s, (sec, _))| session.sign(s, sec, &nonces).expect("partial"))
-        .collect();
-    session.aggregate(&nonces, &partials).expect("aggregate")
-}
-
 /// Mines a mature coinbase to an N-signer vault, spends it on the key path, and returns
 /// btcd's answers to a tampered and to the real transaction.
 fn key_path_spend(n: usize) -> (Result<String, String>, Result<String, String>) {
     let secp = Secp256k1::new();
-    let secrets = secrets(n);
+    let secrets = secret_keys(n, 0x11);
     let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
     let vault = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
     let address = vault.address(Network::Regtest).to_string();
@@ -89,7 +57,7 @@ fn key_path_spend(n: usize) -> (Result<String, String>, Result<String, String>) 
     let sighash = SighashCache::new(&tx)
         .taproot_key_spend_signature_hash(0, &Prevouts::All(&[prevout]), TapSighashType::Default)
         .expect("sighash");
-    let sig = musig_sign(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
+    let sig = sign_with_all(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
 
     let send = |tx: &Transaction| {
         btcd.cli(&["sendrawtransaction", &hex::encode(serialize(tx))])

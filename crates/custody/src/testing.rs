@@ -1,0 +1,42 @@
+//! Test support (feature `testing`): deterministic keys, and a whole MuSig2 signing run by
+//! every signer of a vault in one process.
+
+use bitcoin::{key::Secp256k1, secp256k1::SecretKey};
+
+use crate::{KeyPathSession, PublicNonce, SecretNonce, Vault};
+
+/// `n` distinct secret keys derived from `seed` (for tests only: they are guessable).
+pub fn secret_keys(n: usize, seed: u8) -> Vec<SecretKey> {
+    (0..n)
+        .map(|i| {
+            let mut b = [seed; 32];
+            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            SecretKey::from_slice(&b).expect("a counter under a constant is a valid scalar")
+        })
+        .collect()
+}
+
+/// Both MuSig2 rounds by every holder of `secrets` (any order), aggregated: the key-path
+/// signature of `sighash`. Nonce randomness is derived from the index and the sighash.
+pub fn sign_with_all(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) -> [u8; 64] {
+    let secp = Secp256k1::signing_only();
+    let mut ordered: Vec<&SecretKey> = secrets.iter().collect();
+    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
+    let session = KeyPathSession::new(vault, sighash).expect("session");
+    let round1: Vec<(SecretNonce, PublicNonce)> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut random = sighash;
+            random[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            session.nonce(s, random)
+        })
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let partials: Vec<_> = ordered
+        .iter()
+        .zip(round1)
+        .map(|(s, (sec, _))| session.sign(s, sec, &nonces).expect("partial"))
+        .collect();
+    session.aggregate(&nonces, &partials).expect("aggregate")
+}
