@@ -6,7 +6,7 @@ use bitcoin::{
     opcodes::all::{OP_CHECKSIG, OP_CHECKSIGADD, OP_CSV, OP_NUMEQUAL, OP_RETURN, OP_VERIFY},
     script::{Builder, PushBytesBuf},
     secp256k1::{PublicKey, XOnlyPublicKey},
-    Address, Network, ScriptBuf,
+    Address, Network, ScriptBuf, Witness,
 };
 
 use crate::{CustodyError, SignerSet, TapTree, TaprootOutput};
@@ -101,6 +101,54 @@ impl Vault {
 
     pub fn deposit_address(&self, recipient: [u8; 20], network: Network) -> Address {
         self.deposit_output(recipient).address(network)
+    }
+
+    /// The witness spending `output` (the vault's or a deposit output) through the fallback
+    /// leaf, from BIP-340 signatures of the script-path sighash by signers in KeySort order
+    /// (`None` for absent ones). `NUMEQUAL` wants exactly M valid signatures, so the first M
+    /// present are used and the rest left empty.
+    ///
+    /// # Errors
+    /// Fewer than M signatures, a list not matching the set, or an output without this leaf.
+    pub fn multisig_witness(
+        &self,
+        output: &TaprootOutput,
+        signatures: &[Option<[u8; 64]>],
+    ) -> Result<Witness, CustodyError> {
+        let n = self.signers.keys().len();
+        if signatures.len() != n {
+            return Err(CustodyError::Signing(format!(
+                "{} signature slots for {n} signers",
+                signatures.len()
+            )));
+        }
+        let present = signatures.iter().flatten().count();
+        if present < self.signers.threshold() {
+            return Err(CustodyError::Signing(format!(
+                "{present} signatures, {} required",
+                self.signers.threshold()
+            )));
+        }
+        let leaf = self.multisig_leaf();
+        let control = output
+            .control_block(&leaf)
+            .ok_or_else(|| CustodyError::Signing("the output has no fallback leaf".into()))?;
+        let mut used = 0;
+        let mut stack: Vec<Vec<u8>> = signatures
+            .iter()
+            .map(|s| match s {
+                Some(sig) if used < self.signers.threshold() => {
+                    used += 1;
+                    sig.to_vec()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        // The script checks k1 first, so k1's signature goes on top: the stack is reversed.
+        stack.reverse();
+        stack.push(leaf.into_bytes());
+        stack.push(control);
+        Ok(Witness::from_slice(&stack))
     }
 
     /// An output descriptor (BIP-386 `tr`, miniscript `multi_a` and `older`) for operators and
