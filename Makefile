@@ -16,7 +16,6 @@ export BEVM_TOOLS_BIN := $(TOOLS_BIN)
 export BEVM_E2E_DIR := $(E2E_DIR)
 
 CARGO ?= cargo
-RELEASE_BINS := $(CARGO_TARGET_DIR)/release/bevm-node $(CARGO_TARGET_DIR)/release/bevm
 
 .PHONY: help tools sysdeps build run test test-unit test-e2e bench lint fmt clean-devnet
 
@@ -52,7 +51,7 @@ build: sysdeps ## build release binaries
 run: tools build ## start a single-validator devnet in the foreground (Ctrl-C stops it)
 	@scripts/devnet.sh
 
-test: tools ## run every test: unit, property, in-process node, and e2e with real cometbft, cast and ethers
+test: tools ## run every test: unit, property, in-process node, and e2e with real cometbft, btcd, cast and ethers
 	$(CARGO) build --release -p bevm-node -p bevm -p bevm-relayer
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) wasm
