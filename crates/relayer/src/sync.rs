@@ -70,8 +70,7 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
     /// committed, and the light client skips headers it already holds.
     pub fn step(&self) -> Result<Progress, RelayError> {
         let bitcoin_tip = self.bitcoin.best_height()?;
-        let l2_tip = self.l2.tip()?;
-        let floor = self.floor(l2_tip.height)?;
+        let floor = self.floor()?;
         // From the node's tip, not the L2's: the L2 may hold a taller, lighter side branch.
         let (base, base_hash) = self.common_ancestor(bitcoin_tip, floor)?;
         if base == bitcoin_tip {
@@ -110,11 +109,11 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
 
     /// The L2's lowest best-chain height: below its checkpoint it holds nothing, so the
     /// ancestor search must not look there. Found by bisection, once.
-    fn floor(&self, l2_tip: u32) -> Result<u32, RelayError> {
+    fn floor(&self) -> Result<u32, RelayError> {
         if let Some(floor) = self.floor.get() {
             return Ok(floor);
         }
-        let (mut low, mut high) = (0, l2_tip); // high is held; is low?
+        let (mut low, mut high) = (0, self.l2.tip()?.height); // high is held; is low?
         if !self.l2.has_best_at(low)? {
             while high - low > 1 {
                 let mid = low + (high - low) / 2;
