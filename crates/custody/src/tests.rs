@@ -262,6 +262,48 @@ fn recovery_is_checked() {
 }
 
 #[test]
+fn leaf_witnesses_use_exactly_the_threshold_in_key_order() {
+    let v = vault(4, true);
+    let sig = |b: u8| Some([b; 64]);
+    // Recovery: 2 of 2 keys, in genesis order, reversed on the stack.
+    let w = v
+        .recovery_witness(v.output(), &[sig(1), sig(2)])
+        .expect("witness");
+    let items: Vec<&[u8]> = w.iter().collect();
+    assert_eq!(items[..2], [&[2u8; 64][..], &[1u8; 64][..]]);
+    assert_eq!(items[2], v.recovery_leaf().expect("leaf").as_bytes());
+    assert_eq!(
+        items[3],
+        v.output()
+            .control_block(&v.recovery_leaf().expect("leaf"))
+            .expect("control block")
+    );
+    assert!(v.recovery_witness(v.output(), &[sig(1), None]).is_err());
+    assert!(v.recovery_witness(v.output(), &[sig(1)]).is_err());
+    assert!(vault(4, false)
+        .recovery_witness(v.output(), &[sig(1), sig(2)])
+        .is_err());
+    // Fallback: 3 of 4 with all present: the fourth is left empty.
+    let w = v
+        .multisig_witness(v.output(), &[sig(1), sig(2), sig(3), sig(4)])
+        .expect("witness");
+    let items: Vec<&[u8]> = w.iter().collect();
+    assert!(items[0].is_empty());
+    assert_eq!(items[3], &[1u8; 64][..]);
+    // A deposit output holds the same leaves under another root.
+    let deposit = v.deposit_output([7; 20]);
+    let w = v
+        .recovery_witness(&deposit, &[sig(1), sig(2)])
+        .expect("witness");
+    assert_ne!(
+        w.last(),
+        v.recovery_witness(v.output(), &[sig(1), sig(2)])
+            .expect("w")
+            .last()
+    );
+}
+
+#[test]
 fn the_largest_set_fits_one_leaf() {
     let v = vault(MAX_SIGNERS, false);
     assert_eq!(v.signers().threshold(), 666);

@@ -115,40 +115,34 @@ impl Vault {
         output: &TaprootOutput,
         signatures: &[Option<[u8; 64]>],
     ) -> Result<Witness, CustodyError> {
-        let n = self.signers.keys().len();
-        if signatures.len() != n {
-            return Err(CustodyError::Signing(format!(
-                "{} signature slots for {n} signers",
-                signatures.len()
-            )));
-        }
-        let present = signatures.iter().flatten().count();
-        if present < self.signers.threshold() {
-            return Err(CustodyError::Signing(format!(
-                "{present} signatures, {} required",
-                self.signers.threshold()
-            )));
-        }
-        let leaf = self.multisig_leaf();
-        let control = output
-            .control_block(&leaf)
-            .ok_or_else(|| CustodyError::Signing("the output has no fallback leaf".into()))?;
-        let mut used = 0;
-        let mut stack: Vec<Vec<u8>> = signatures
-            .iter()
-            .map(|s| match s {
-                Some(sig) if used < self.signers.threshold() => {
-                    used += 1;
-                    sig.to_vec()
-                }
-                _ => Vec::new(),
-            })
-            .collect();
-        // The script checks k1 first, so k1's signature goes on top: the stack is reversed.
-        stack.reverse();
-        stack.push(leaf.into_bytes());
-        stack.push(control);
-        Ok(Witness::from_slice(&stack))
+        let (keys, threshold) = (self.signers.keys().len(), self.signers.threshold());
+        leaf_witness(output, self.multisig_leaf(), keys, threshold, signatures)
+    }
+
+    /// The witness spending `output` through the recovery leaf, from signatures by the
+    /// recovery keys in their genesis order (`None` for absent ones). The input's `nSequence`
+    /// must be at least [`Recovery::after_blocks`] (and the transaction version 2), or
+    /// `CHECKSEQUENCEVERIFY` fails; Bitcoin also keeps the spend out of blocks until the
+    /// output has that many confirmations.
+    ///
+    /// # Errors
+    /// No recovery leaf, fewer signatures than its threshold, or a list not matching its keys.
+    pub fn recovery_witness(
+        &self,
+        output: &TaprootOutput,
+        signatures: &[Option<[u8; 64]>],
+    ) -> Result<Witness, CustodyError> {
+        let r = self
+            .recovery
+            .as_ref()
+            .ok_or_else(|| CustodyError::Signing("this vault has no recovery leaf".into()))?;
+        leaf_witness(
+            output,
+            recovery_leaf(r),
+            r.keys.len(),
+            r.threshold,
+            signatures,
+        )
     }
 
     /// An output descriptor (BIP-386 `tr`, miniscript `multi_a` and `older`) for operators and
@@ -192,6 +186,47 @@ pub fn aggregate_key(keys: &[PublicKey]) -> Result<XOnlyPublicKey, CustodyError>
     let aggregate: musig2::secp::Point = ctx.aggregated_pubkey();
     XOnlyPublicKey::from_slice(&aggregate.serialize_xonly())
         .map_err(|e| CustodyError::KeyAgg(e.to_string()))
+}
+
+/// A `multi_a` leaf's witness: exactly `threshold` of the signatures (the first present),
+/// empty elements for the rest, reversed because the script checks the first key first.
+fn leaf_witness(
+    output: &TaprootOutput,
+    leaf: ScriptBuf,
+    keys: usize,
+    threshold: usize,
+    signatures: &[Option<[u8; 64]>],
+) -> Result<Witness, CustodyError> {
+    if signatures.len() != keys {
+        return Err(CustodyError::Signing(format!(
+            "{} signature slots for {keys} keys",
+            signatures.len()
+        )));
+    }
+    let present = signatures.iter().flatten().count();
+    if present < threshold {
+        return Err(CustodyError::Signing(format!(
+            "{present} signatures, {threshold} required"
+        )));
+    }
+    let control = output
+        .control_block(&leaf)
+        .ok_or_else(|| CustodyError::Signing("the output has no such leaf".into()))?;
+    let mut used = 0;
+    let mut stack: Vec<Vec<u8>> = signatures
+        .iter()
+        .map(|s| match s {
+            Some(sig) if used < threshold => {
+                used += 1;
+                sig.to_vec()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    stack.reverse();
+    stack.push(leaf.into_bytes());
+    stack.push(control);
+    Ok(Witness::from_slice(&stack))
 }
 
 fn vault_tree(signers: &SignerSet, recovery: Option<&Recovery>) -> TapTree {

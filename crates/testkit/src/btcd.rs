@@ -158,6 +158,46 @@ impl Btcd {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
+    /// Calls `method` over btcd's JSON-RPC (HTTP, so arguments may exceed the 128 KiB that one
+    /// btcctl command-line argument can carry) and returns the result.
+    ///
+    /// # Errors
+    /// Connection failures, or btcd's error message.
+    pub fn rpc(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode("bevm:bevm");
+        let body =
+            serde_json::json!({"jsonrpc": "1.0", "id": 1, "method": method, "params": params});
+        // btcd answers errors with HTTP 500 and the JSON error in the body.
+        let response = match ureq::post(&self.rpc_url())
+            .set("Authorization", &format!("Basic {auth}"))
+            .send_json(body)
+        {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => anyhow::bail!("btcd {method}: {e}"),
+        };
+        let mut reply: serde_json::Value = response.into_json()?;
+        if !reply["error"].is_null() {
+            anyhow::bail!("btcd {method}: {}", reply["error"]["message"]);
+        }
+        Ok(reply["result"].take())
+    }
+
+    /// Submits a raw transaction to the mempool and returns its txid.
+    ///
+    /// # Errors
+    /// btcd refusing it, with its reason.
+    pub fn send_raw_transaction(&self, raw: &[u8]) -> anyhow::Result<String> {
+        let txid = self.rpc("sendrawtransaction", serde_json::json!([hex::encode(raw)]))?;
+        txid.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("sendrawtransaction returned {txid}"))
+    }
+
     /// Mines `n` blocks.
     ///
     /// # Errors

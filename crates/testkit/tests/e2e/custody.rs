@@ -1,5 +1,6 @@
-//! Bitcoin's consensus rules decide: a real btcd regtest node accepts vault spends signed by
-//! MuSig2 on the key path, and refuses a bad signature.
+//! Bitcoin's consensus rules decide: a real btcd regtest node accepts vault spends on the
+//! MuSig2 key path, on the M-of-N leaf (up to 999 keys) and on the recovery leaf once its
+//! timelock has passed, and refuses bad signatures, M − 1 signatures and early recovery.
 
 use bevm_custody::{
     testing::{secret_keys, sign_with_all},
@@ -36,10 +37,7 @@ fn key_path_spend(n: usize) -> (Result<String, String>, Result<String, String>) 
         .expect("sighash");
     let sig = sign_with_all(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
 
-    let send = |tx: &Transaction| {
-        btcd.cli(&["sendrawtransaction", &hex::encode(serialize(tx))])
-            .map_err(|e| e.to_string())
-    };
+    let send = |tx: &Transaction| send(&btcd, tx);
     let mut bad = sig;
     bad[63] ^= 1;
     tx.input[0].witness = Witness::from_slice(&[bad.as_slice()]);
@@ -81,7 +79,6 @@ fn funded_spend(btcd: &Btcd, vault: &Vault) -> (Transaction, TxOut) {
 
 #[test]
 fn btcd_accepts_exactly_m_of_n_on_the_fallback_leaf() {
-    use bitcoin::{secp256k1::Keypair, taproot::TapLeafHash};
     let secp = Secp256k1::new();
     let secrets = secret_keys(4, 0x22);
     let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
@@ -89,40 +86,16 @@ fn btcd_accepts_exactly_m_of_n_on_the_fallback_leaf() {
     assert_eq!(vault.signers().threshold(), 3);
     let btcd = Btcd::start_mining_to(&vault.address(Network::Regtest).to_string()).expect("btcd");
     let (mut tx, prevout) = funded_spend(&btcd, &vault);
-    let leaf = TapLeafHash::from_script(
-        &vault.multisig_leaf(),
-        bitcoin::taproot::LeafVersion::TapScript,
-    );
-    let sighash = SighashCache::new(&tx)
-        .taproot_script_spend_signature_hash(
-            0,
-            &Prevouts::All(&[prevout]),
-            leaf,
-            TapSighashType::Default,
-        )
-        .expect("sighash");
-    let msg = bitcoin::secp256k1::Message::from_digest(sighash.to_raw_hash().to_byte_array());
-    // Signatures by key (KeySort order); the second signer is absent.
-    let signatures: Vec<Option<[u8; 64]>> = vault
+    let leaf_keys: Vec<_> = vault
         .signers()
         .keys()
         .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let secret = secrets
-                .iter()
-                .find(|s| s.public_key(&secp) == *key)
-                .expect("holder");
-            (i != 1).then(|| {
-                secp.sign_schnorr_no_aux_rand(&msg, &Keypair::from_secret_key(&secp, secret))
-                    .serialize()
-            })
-        })
+        .map(|k| k.x_only_public_key().0)
         .collect();
-    let send = |tx: &Transaction| {
-        btcd.cli(&["sendrawtransaction", &hex::encode(serialize(tx))])
-            .map_err(|e| e.to_string())
-    };
+    // The second signer (KeySort order) is absent.
+    let mut signatures =
+        leaf_signatures(&tx, &prevout, &vault.multisig_leaf(), &leaf_keys, &secrets);
+    signatures[1] = None;
 
     // M − 1 signatures: the witness builder refuses, and a hand-made one is refused by btcd.
     let mut short = signatures.clone();
@@ -135,7 +108,7 @@ fn btcd_accepts_exactly_m_of_n_on_the_fallback_leaf() {
     let top = forced.len() - 3; // the first key's signature
     forced[top] = Vec::new();
     tx.input[0].witness = Witness::from_slice(&forced);
-    let err = send(&tx).expect_err("M - 1 signatures are refused");
+    let err = send(&btcd, &tx).expect_err("M - 1 signatures are refused");
     assert!(
         err.contains("script") || err.contains("signature") || err.contains("NUMEQUAL"),
         "{err}"
@@ -144,7 +117,7 @@ fn btcd_accepts_exactly_m_of_n_on_the_fallback_leaf() {
     tx.input[0].witness = vault
         .multisig_witness(vault.output(), &signatures)
         .expect("witness");
-    let txid = send(&tx).unwrap_or_else(|e| panic!("btcd refused M of N: {e}"));
+    let txid = send(&btcd, &tx).unwrap_or_else(|e| panic!("btcd refused M of N: {e}"));
     assert_eq!(txid.len(), 64);
 }
 
@@ -160,4 +133,148 @@ fn btcd_accepts_musig2_key_path_spends_of_the_vault() {
         let txid = accepted.unwrap_or_else(|e| panic!("N = {n}: btcd refused the spend: {e}"));
         assert_eq!(txid.len(), 64, "{txid}");
     }
+}
+
+/// BIP-340 signatures of `tx`'s first input through `leaf`, by the holders of `secrets`
+/// among `keys` (in leaf order); `None` where no secret is given.
+fn leaf_signatures(
+    tx: &Transaction,
+    prevout: &TxOut,
+    leaf: &bitcoin::ScriptBuf,
+    keys: &[bitcoin::secp256k1::XOnlyPublicKey],
+    secrets: &[bitcoin::secp256k1::SecretKey],
+) -> Vec<Option<[u8; 64]>> {
+    use bitcoin::{secp256k1::Keypair, taproot::TapLeafHash};
+    let secp = Secp256k1::new();
+    let leaf = TapLeafHash::from_script(leaf, bitcoin::taproot::LeafVersion::TapScript);
+    let sighash = SighashCache::new(tx)
+        .taproot_script_spend_signature_hash(
+            0,
+            &Prevouts::All(&[prevout.clone()]),
+            leaf,
+            TapSighashType::Default,
+        )
+        .expect("sighash");
+    let msg = bitcoin::secp256k1::Message::from_digest(sighash.to_raw_hash().to_byte_array());
+    keys.iter()
+        .map(|key| {
+            let secret = secrets
+                .iter()
+                .find(|s| s.x_only_public_key(&secp).0 == *key)?;
+            let pair = Keypair::from_secret_key(&secp, secret);
+            Some(secp.sign_schnorr_no_aux_rand(&msg, &pair).serialize())
+        })
+        .collect()
+}
+
+fn send(btcd: &Btcd, tx: &Transaction) -> Result<String, String> {
+    btcd.send_raw_transaction(&serialize(tx))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn btcd_accepts_the_largest_single_leaf_set_of_999_keys() {
+    let secp = Secp256k1::new();
+    let secrets = secret_keys(999, 0x33);
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let vault = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    assert_eq!(vault.signers().threshold(), 666);
+    let btcd = Btcd::start_mining_to(&vault.address(Network::Regtest).to_string()).expect("btcd");
+    let (mut tx, prevout) = funded_spend(&btcd, &vault);
+    let leaf_keys: Vec<_> = vault
+        .signers()
+        .keys()
+        .iter()
+        .map(|k| k.x_only_public_key().0)
+        .collect();
+    // Every signer signs; the witness uses exactly the first 666.
+    let signatures = leaf_signatures(&tx, &prevout, &vault.multisig_leaf(), &leaf_keys, &secrets);
+    tx.input[0].witness = vault
+        .multisig_witness(vault.output(), &signatures)
+        .expect("witness");
+    assert_eq!(tx.input[0].witness.len(), 999 + 2);
+    let weight = tx.weight().to_wu();
+    send(&btcd, &tx).unwrap_or_else(|e| panic!("btcd refused 666 of 999: {e}"));
+    // Below the 400,000 weight units that nodes relay (recorded in docs/PERFORMANCE.md).
+    assert!(weight < 400_000, "weight {weight}");
+    println!("666-of-999 leaf spend: {weight} WU, {} vbytes", tx.vsize());
+}
+
+#[test]
+fn btcd_accepts_the_recovery_leaf_only_after_its_timelock() {
+    use bevm_custody::Recovery;
+    const AFTER: u16 = 10;
+    let secp = Secp256k1::new();
+    let secrets = secret_keys(4, 0x44);
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let recovery_secrets = secret_keys(3, 0x55);
+    let recovery = Recovery {
+        keys: recovery_secrets
+            .iter()
+            .map(|s| s.x_only_public_key(&secp).0)
+            .collect(),
+        threshold: 2,
+        after_blocks: AFTER,
+    };
+    let vault = Vault::new(
+        SignerSet::new(keys, None).expect("set"),
+        Some(recovery.clone()),
+    )
+    .expect("vault");
+    let btcd = Btcd::start_mining_to(&vault.address(Network::Regtest).to_string()).expect("btcd");
+
+    // A fresh vault UTXO, confirmed once: the signers move a matured coinbase back to it.
+    let (mut fund, coinbase_out) = funded_spend(&btcd, &vault);
+    let sighash = SighashCache::new(&fund)
+        .taproot_key_spend_signature_hash(
+            0,
+            &Prevouts::All(&[coinbase_out]),
+            TapSighashType::Default,
+        )
+        .expect("sighash");
+    let sig = sign_with_all(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
+    fund.input[0].witness = Witness::from_slice(&[sig.as_slice()]);
+    send(&btcd, &fund).expect("signers fund a fresh vault output");
+    btcd.generate(1).expect("confirms");
+    let prevout = fund.output[0].clone();
+
+    // Two of the three recovery keys (the middle one absent) spend it with nSequence = n.
+    let recovery_spend = |n: u16| {
+        let mut tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(fund.compute_txid(), 0),
+                sequence: Sequence::from_height(n),
+                ..TxIn::default()
+            }],
+            output: vec![TxOut {
+                value: prevout.value - Amount::from_sat(20_000),
+                script_pubkey: vault.output().script_pubkey(),
+            }],
+        };
+        let signers = [recovery_secrets[0], recovery_secrets[2]];
+        let leaf = vault.recovery_leaf().expect("leaf");
+        let signatures = leaf_signatures(&tx, &prevout, &leaf, &recovery.keys, &signers);
+        tx.input[0].witness = vault
+            .recovery_witness(vault.output(), &signatures)
+            .expect("witness");
+        tx
+    };
+
+    // One confirmation of ten, and again with one block still missing: not yet.
+    let early = send(&btcd, &recovery_spend(AFTER)).expect_err("too early");
+    assert!(early.contains("sequence lock"), "{early}");
+    btcd.generate(u32::from(AFTER) - 2).expect("mines");
+    let early = send(&btcd, &recovery_spend(AFTER)).expect_err("one block early");
+    assert!(early.contains("sequence lock"), "{early}");
+    btcd.generate(1).expect("mines");
+    // A sequence below the leaf's timelock fails CHECKSEQUENCEVERIFY itself.
+    let short = send(&btcd, &recovery_spend(AFTER - 1)).expect_err("short sequence");
+    assert!(
+        short.to_lowercase().contains("sequence") || short.contains("script"),
+        "{short}"
+    );
+    send(&btcd, &recovery_spend(AFTER))
+        .unwrap_or_else(|e| panic!("btcd refused the matured recovery spend: {e}"));
 }
