@@ -49,6 +49,7 @@ fn bench(c: &mut Criterion) {
         prevrandao: Default::default(),
         base_fee: spec.next_base_fee(&head),
         bitcoin: None,
+        bridge: None,
     };
     group.bench_function(format!("execute_erc20_block/txs={TXS}"), |b| {
         b.iter(|| {

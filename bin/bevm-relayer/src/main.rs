@@ -9,7 +9,9 @@ use std::{
 use anyhow::Context as _;
 use bevm_btc_light::BlockHash;
 use bevm_config::RelayerConfig;
-use bevm_relay::{Auth, BitcoinRpc, BitcoinSource, CometL2, L2Chain, Pacing, Syncer};
+use bevm_relay::{
+    Auth, BitcoinRpc, BitcoinSource, CometL2, DepositScanner, L2Chain, Pacing, Syncer,
+};
 use clap::{Parser, Subcommand};
 use tracing::info;
 
@@ -18,7 +20,8 @@ use tracing::info;
     name = "bevm-relayer",
     version,
     about = "Follows a Bitcoin node (btcd or Bitcoin Core) and relays its headers to bevm's \
-             light client. Anyone may run one: the L2 checks every header's proof of work."
+             light client, and deposits to the bridge with their proofs. Anyone may run one: \
+             the L2 checks every header's proof of work and every deposit's proof."
 )]
 struct Cli {
     /// The relayer's config file (write one with `bevm-relayer init`).
@@ -51,11 +54,14 @@ enum Command {
         bitcoin_rpc_password: String,
         #[arg(long, default_value = "http://127.0.0.1:26657")]
         cometbft_rpc: String,
+        /// The node's Ethereum JSON-RPC (registered deposit addresses); "" for memo deposits only.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        eth_rpc: String,
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
     },
-    /// Relay headers until stopped (SIGINT or SIGTERM), retrying on errors.
+    /// Relay headers and deposits until stopped (SIGINT or SIGTERM), retrying on errors.
     Run,
     /// Print the Bitcoin node's tip and the light client's, once.
     Status,
@@ -84,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             bitcoin_rpc_user,
             bitcoin_rpc_password,
             cometbft_rpc,
+            eth_rpc,
             force,
         } => {
             anyhow::ensure!(
@@ -96,6 +103,7 @@ fn main() -> anyhow::Result<()> {
                 bitcoin_rpc_user,
                 bitcoin_rpc_password,
                 cometbft_rpc,
+                eth_rpc,
                 ..RelayerConfig::default()
             };
             cfg.write(&cli.config)?;
@@ -154,7 +162,12 @@ fn run(cfg: &RelayerConfig) -> anyhow::Result<()> {
         in_flight = cfg.max_batches_in_flight,
         "relayer starting"
     );
-    bevm_relay::run(&syncer, pacing);
+    let mut l2 = CometL2::new(&cfg.cometbft_rpc);
+    if !cfg.eth_rpc.is_empty() {
+        l2 = l2.with_eth_rpc(&cfg.eth_rpc);
+    }
+    let deposits = DepositScanner::new(bitcoin(cfg), l2, cfg.deposit_lookback);
+    bevm_relay::run(&syncer, Some(&deposits), pacing);
     info!("relayer stopped");
     Ok(())
 }

@@ -33,7 +33,7 @@ pub enum KeysCommand {
     },
 }
 
-fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default()
@@ -49,6 +49,21 @@ fn key_path(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
         bail!("key names use letters, digits, '-' and '_' only");
     }
     Ok(dir.join(format!("{name}.key")))
+}
+
+/// A stored key by name.
+///
+/// # Errors
+/// No such key, or a file that is not a key.
+pub(crate) fn load(dir: &Path, name: &str) -> anyhow::Result<AccountKey> {
+    let path = key_path(dir, name)?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no key {name:?} in {} (see `bevm keys list`)",
+            dir.display()
+        )
+    })?;
+    AccountKey::from_hex(text.trim()).with_context(|| format!("{} is not a key", path.display()))
 }
 
 fn store(dir: &Path, name: &str, key: &AccountKey) -> anyhow::Result<()> {

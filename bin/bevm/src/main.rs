@@ -1,8 +1,11 @@
-//! bevm: the command line of the bevm chain (genesis and configs, keys, queries).
+//! bevm: the command line of the bevm chain (genesis and configs, keys, queries,
+//! transactions).
 
+mod dev;
 mod keys;
 mod network;
 mod query;
+mod tx;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +32,12 @@ enum Command {
     /// Read chain state through a node's JSON-RPC.
     #[command(subcommand)]
     Query(query::QueryCommand),
+    /// Sign and send transactions (bridge deposit addresses).
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+    /// Devnet helpers: fund an account through a real regtest deposit.
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +46,7 @@ fn main() -> anyhow::Result<()> {
         Command::Testnet(args) => network::testnet(&args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Query(cmd) => query::run(cmd),
+        Command::Tx(cmd) => tx::run(cmd),
+        Command::Dev(cmd) => dev::run(cmd),
     }
 }

@@ -6,7 +6,7 @@ use alloy_primitives::U256;
 use anyhow::Context as _;
 use bevm_config::{generate_network, write_private, NetworkSpec, Ports};
 use bevm_primitives::{
-    genesis::{Genesis, GenesisAccount, Network},
+    genesis::{BridgeGenesis, Genesis, GenesisAccount, Network},
     keys::{devnet_keys, AccountKey},
     units::btc_to_wei,
 };
@@ -26,9 +26,16 @@ pub struct ChainArgs {
     /// DEVNET ONLY: number of development accounts funded at genesis (keys in dev-keys.json).
     #[arg(long, default_value_t = 10)]
     dev_accounts: u32,
-    /// BTC given to each development account.
+    /// BTC minted at genesis for each development account; 0 mints nothing (fund them with
+    /// real regtest deposits, as `make run` does).
     #[arg(long, default_value_t = 1000)]
     dev_balance_btc: u64,
+    /// Bitcoin blocks (the deposit's own included) a deposit needs before it is credited.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
+    btc_confirmations: u32,
+    /// Smallest deposit credited, in sat; smaller ones are recorded as rejected.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    min_deposit_sat: u64,
     /// Pause after each block, in milliseconds (CometBFT's timeout_commit).
     #[arg(long, default_value_t = 1000)]
     timeout_commit_ms: u64,
@@ -91,8 +98,14 @@ fn genesis(args: &ChainArgs) -> anyhow::Result<(Genesis, Vec<AccountKey>)> {
     } else {
         Vec::new()
     };
+    // The signers are the validators: their keys are filled in as the homes are generated.
+    genesis.bridge = Some(BridgeGenesis {
+        confirmations: args.btc_confirmations,
+        min_deposit_sat: args.min_deposit_sat,
+        ..BridgeGenesis::with_signers(Vec::new())
+    });
     let balance: U256 = btc_to_wei(args.dev_balance_btc);
-    for key in &keys {
+    for key in keys.iter().filter(|_| !balance.is_zero()) {
         genesis.devnet_alloc.insert(
             key.address(),
             GenesisAccount {
@@ -116,7 +129,7 @@ fn write_dev_keys(dir: &Path, keys: &[AccountKey]) -> anyhow::Result<()> {
     let path = dir.join("dev-keys.json");
     write_private(&path, serde_json::to_string_pretty(&list)?.as_bytes())?;
     println!(
-        "devnet accounts: {} funded, keys in {} (DEVNET ONLY)",
+        "devnet accounts: {}, keys in {} (DEVNET ONLY)",
         keys.len(),
         path.display()
     );

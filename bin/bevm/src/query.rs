@@ -45,6 +45,27 @@ pub enum QueryCommand {
         )]
         comet: String,
     },
+    /// The BTC bridge: the vault, or a recorded deposit.
+    Bridge {
+        #[command(subcommand)]
+        what: BridgeQuery,
+        /// CometBFT RPC of a node (its `abci_query` serves the bridge).
+        #[arg(
+            long,
+            global = true,
+            env = "BEVM_COMET_RPC",
+            default_value = "http://127.0.0.1:26657"
+        )]
+        comet: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BridgeQuery {
+    /// The vault: Bitcoin address, descriptor, signers, deposit rules, BTC held.
+    Vault,
+    /// A deposit by outpoint (`<txid>:<vout>`): credited to whom, or why it was rejected.
+    Deposit { outpoint: String },
 }
 
 #[derive(Subcommand)]
@@ -73,7 +94,7 @@ pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
         let url = match &cmd {
             QueryCommand::Height { rpc } | QueryCommand::Balance { rpc, .. } => rpc,
             QueryCommand::Nonce { rpc, .. } | QueryCommand::Block { rpc, .. } => rpc,
-            QueryCommand::Btc { comet, .. } => comet,
+            QueryCommand::Btc { comet, .. } | QueryCommand::Bridge { comet, .. } => comet,
         };
         let client = HttpClientBuilder::default()
             .build(url)
@@ -116,29 +137,71 @@ pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
                     BtcQuery::Tip => ("/btc/tip", String::new()),
                     BtcQuery::Header { height_or_hash } => ("/btc/header", height_or_hash.clone()),
                 };
-                let mut params = jsonrpsee::core::params::ObjectParams::new();
-                params.insert("path", path)?;
-                params.insert("data", hex::encode(data))?;
-                let answer: serde_json::Value = client
-                    .request("abci_query", params)
-                    .await
-                    .with_context(|| format!("no answer from {url}; is cometbft running?"))?;
-                let response = &answer["response"];
-                if response["code"].as_u64().unwrap_or(0) != 0 {
-                    anyhow::bail!("{}", response["log"].as_str().unwrap_or("query failed"));
-                }
-                let value = base64::Engine::decode(
-                    &base64::engine::general_purpose::STANDARD,
-                    response["value"].as_str().unwrap_or_default(),
-                )
-                .context("abci_query value is not base64")?;
-                let json: serde_json::Value =
-                    serde_json::from_slice(&value).context("abci_query value is not JSON")?;
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                abci_query(&client, url, path, &data).await?;
+            }
+            QueryCommand::Bridge { what, .. } => {
+                let (path, data) = match what {
+                    BridgeQuery::Vault => ("/bridge/vault", String::new()),
+                    BridgeQuery::Deposit { outpoint } => ("/bridge/deposit", outpoint.clone()),
+                };
+                abci_query(&client, url, path, &data).await?;
             }
         }
         Ok(())
     })
+}
+
+/// The JSON answer of `abci_query` at a CometBFT RPC `url` (blocking).
+///
+/// # Errors
+/// No answer, or the query's log when it fails.
+pub fn abci_json(url: &str, path: &str, data: &str) -> anyhow::Result<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = HttpClientBuilder::default()
+            .build(url)
+            .with_context(|| format!("rpc url {url}"))?;
+        abci_value(&client, url, path, data).await
+    })
+}
+
+/// Prints the JSON answer of a node's `abci_query`, or fails with its log.
+async fn abci_query(
+    client: &jsonrpsee::http_client::HttpClient,
+    url: &str,
+    path: &str,
+    data: &str,
+) -> anyhow::Result<()> {
+    let json = abci_value(client, url, path, data).await?;
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(())
+}
+
+async fn abci_value(
+    client: &jsonrpsee::http_client::HttpClient,
+    url: &str,
+    path: &str,
+    data: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let mut params = jsonrpsee::core::params::ObjectParams::new();
+    params.insert("path", path)?;
+    params.insert("data", hex::encode(data))?;
+    let answer: serde_json::Value = client
+        .request("abci_query", params)
+        .await
+        .with_context(|| format!("no answer from {url}; is cometbft running?"))?;
+    let response = &answer["response"];
+    if response["code"].as_u64().unwrap_or(0) != 0 {
+        anyhow::bail!("{}", response["log"].as_str().unwrap_or("query failed"));
+    }
+    let value = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        response["value"].as_str().unwrap_or_default(),
+    )
+    .context("abci_query value is not base64")?;
+    serde_json::from_slice(&value).context("abci_query value is not JSON")
 }
 
 fn format_btc(sat: u64) -> String {

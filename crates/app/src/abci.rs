@@ -235,7 +235,8 @@ impl Service<InfoRequest> for AbciApp {
     }
 }
 
-/// ABCI queries: `/height`, `/account` (data = 20-byte address), `/btc/tip`, `/btc/header`.
+/// ABCI queries: `/height`, `/account` (data = 20-byte address), `/btc/tip`, `/btc/header`,
+/// `/bridge/vault`, `/bridge/deposit` (data = `txid:vout`).
 fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
     let fail = |log: String| res::Query {
         code: Code::from(1),
@@ -272,9 +273,21 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
             }
             Err(e) => return fail(e),
         },
+        "/bridge/vault" | "/bridge/deposit" => match bridge_query(app, path, data) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                return res::Query {
+                    code: Code::from(QUERY_NOT_FOUND),
+                    log: "no deposit recorded for this outpoint".into(),
+                    ..res::Query::default()
+                }
+            }
+            Err(e) => return fail(e),
+        },
         other => {
             return fail(format!(
-                "unknown query path {other:?}; known: /height, /account, /btc/tip, /btc/header"
+                "unknown query path {other:?}; known: /height, /account, /btc/tip, \
+                 /btc/header, /bridge/vault, /bridge/deposit"
             ))
         }
     };
@@ -288,6 +301,27 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
 /// Query code for a well-formed question with no answer (an unknown header), so clients need
 /// not parse the log.
 pub const QUERY_NOT_FOUND: u32 = 2;
+
+/// `/bridge/vault`, and `/bridge/deposit` with data = `txid:vout` (`None`: never recorded).
+fn bridge_query(
+    app: &App,
+    path: &str,
+    data: &[u8],
+) -> Result<Option<serde_json::Value>, String> {
+    let mempool = app.mempool();
+    let bridge = mempool
+        .bridge()
+        .ok_or("this chain has no bridge (no bridge section in genesis)")?;
+    let overlay = crate::btc::Overlay::new();
+    let view = crate::btc::BtcState::new(Some(app.store()), &overlay);
+    if path == "/bridge/vault" {
+        return bridge.describe(&view).map(Some);
+    }
+    let (txid, vout) = crate::bridge::parse_outpoint(&String::from_utf8_lossy(data))?;
+    Ok(bridge
+        .deposit(&view, &txid, vout)?
+        .map(|r| serde_json::json!(r)))
+}
 
 /// `/btc/tip`, and `/btc/header` with data = a height (decimal) or a block hash (display hex).
 /// `None` when there is no such header.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use alloy_consensus::{Header, Transaction};
-use alloy_primitives::{Bytes, B256};
+use alloy_primitives::{Address, Bytes, B256, U256};
 use bevm_evm::{
     chain::{self, StoredBlock},
     execute_block, BlockInput, BlockState, ChainSpec, StateReader, TxOutcome,
@@ -15,7 +15,8 @@ use bevm_store::{Batch, Column, Committed, Store};
 use bevm_primitives::native::{is_native, NativeTx};
 
 use crate::{
-    btc::{BtcModule, Overlay},
+    btc::Overlay,
+    native::NativeModules,
     genesis::build_genesis_state,
     mempool::{code, CheckError, Mempool},
     AppError,
@@ -96,7 +97,7 @@ impl App {
         };
         if let (Some(spec), Some(genesis)) = (&app.spec, &genesis) {
             app.mempool
-                .set_spec(spec.clone(), BtcModule::from_genesis(&genesis.btc)?);
+                .set_spec(spec.clone(), NativeModules::from_genesis(genesis)?);
             app.mempool
                 .after_commit(app.next_base_fee()?, app.head()?.timestamp);
         }
@@ -147,8 +148,8 @@ impl App {
         let spec = ChainSpec::from_genesis(&genesis);
         let mut batch = Batch::default();
         let mut diff = build_genesis_state(&genesis, StateReader::latest(self.store.clone()));
-        let btc = BtcModule::from_genesis(&genesis.btc)?;
-        diff.changes.extend(btc.genesis_state(&genesis.btc)?);
+        let modules = NativeModules::from_genesis(&genesis)?;
+        diff.changes.extend(modules.btc.genesis_state(&genesis.btc)?);
         for (hash, code) in &diff.code {
             batch.put(Column::Code, hash.as_slice(), code);
         }
@@ -172,7 +173,7 @@ impl App {
             },
         )?;
         tracing::info!(target: "bevm::app", chain_id = spec.chain_id, app_hash = %root, "genesis committed");
-        self.mempool.set_spec(spec.clone(), btc);
+        self.mempool.set_spec(spec.clone(), modules);
         self.spec = Some(spec);
         self.mempool
             .after_commit(self.next_base_fee()?, genesis_time);
@@ -286,11 +287,12 @@ impl App {
         // Native transactions (Bitcoin relays) run first, in block order, so that the EVM
         // transactions of the same block already see the headers they bring.
         let mut btc_changes = Overlay::new();
+        let mut mints = Vec::new();
         let native_results: Vec<TxResult> = req
             .txs
             .iter()
             .filter(|raw| is_native(raw))
-            .map(|raw| self.apply_native(raw, &mut btc_changes, req.time))
+            .map(|raw| self.apply_native(raw, &mut btc_changes, &mut mints, req.time))
             .collect();
         let eth_txs: Vec<Bytes> = req
             .txs
@@ -314,8 +316,13 @@ impl App {
                 .mempool
                 .btc()
                 .map(|b| b.reader(&self.store, btc_changes.clone())),
+            bridge: self.mempool.modules().and_then(NativeModules::bridge_vault),
         };
         let mut state = BlockState::new(StateReader::latest(self.store.clone()));
+        // Deposits credited by this block's relays, before its EVM transactions run.
+        for (to, amount) in mints {
+            state.credit(to, amount)?;
+        }
         let executed = execute_block(&spec, &mut state, &input, &valid)?;
         let executed_at = started.elapsed();
         let mut outcomes = executed.outcomes.clone().into_iter();
@@ -405,18 +412,26 @@ impl App {
         Ok((results, root))
     }
 
-    /// Applies one native transaction of the block being finalized on top of `changes`.
-    fn apply_native(&self, raw: &[u8], changes: &mut Overlay, now: u64) -> TxResult {
-        let outcome = match self.mempool.btc() {
-            Some(btc) => btc.apply_native(raw, &self.store, changes, now),
+    /// Applies one native transaction of the block being finalized on top of `changes`,
+    /// collecting the BTC it mints.
+    fn apply_native(
+        &self,
+        raw: &[u8],
+        changes: &mut Overlay,
+        mints: &mut Vec<(Address, U256)>,
+        now: u64,
+    ) -> TxResult {
+        let outcome = match self.mempool.modules() {
+            Some(modules) => modules.apply(raw, &self.store, changes, now),
             None => Err(CheckError {
                 code: code::INTERNAL,
                 message: "the chain is not initialized".into(),
             }),
         };
         let (code, log) = match outcome {
-            Ok(writes) => {
-                changes.extend(writes);
+            Ok(effect) => {
+                changes.extend(effect.writes);
+                mints.extend(effect.mints);
                 (0, String::new())
             }
             Err(e) => (e.code, e.message),

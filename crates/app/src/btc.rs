@@ -12,7 +12,7 @@ use bevm_btc_light::{
     StoredHeader, SubmitError, U256,
 };
 use bevm_evm::bitcoin::BitcoinReader;
-use bevm_primitives::{genesis::BtcGenesis, native::NativeTx};
+use bevm_primitives::genesis::BtcGenesis;
 use bevm_store::{StateChange, Store};
 
 use crate::{
@@ -85,23 +85,19 @@ impl BtcModule {
         )?)
     }
 
-    /// Applies a native transaction on top of `store` + `overlay` (the block's earlier
-    /// changes) at time `now`: the state entries it writes, or why it is refused. The one
-    /// path for CheckTx (empty overlay, last block's time) and FinalizeBlock.
+    /// Applies a RelayHeaders on top of `store` + `overlay` (the block's earlier changes) at
+    /// time `now`: the state entries it writes, or why it is refused.
     ///
     /// # Errors
-    /// Undecodable ([`code::DECODE`]), an invalid header ([`code::BTC`]), nothing new
-    /// ([`code::BTC_KNOWN`]).
-    pub fn apply_native(
+    /// An invalid header ([`code::BTC`]), nothing new ([`code::BTC_KNOWN`]).
+    pub fn relay_headers(
         &self,
-        raw: &[u8],
+        raw_headers: &[[u8; 80]],
         store: &Store,
         overlay: &Overlay,
         now: u64,
     ) -> Result<Vec<StateChange>, CheckError> {
         let refuse = |code, message: String| CheckError { code, message };
-        let NativeTx::RelayHeaders(raw_headers) = NativeTx::decode(raw, self.max_headers)
-            .map_err(|e| refuse(code::DECODE, e.to_string()))?;
         let headers: Vec<Header> = raw_headers
             .iter()
             .enumerate()
@@ -173,7 +169,7 @@ impl<'a> BtcState<'a> {
         Self { store, overlay }
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         if let Some(v) = self.overlay.get(key) {
             return Ok(v.clone());
         }

@@ -23,6 +23,8 @@ pub enum AppError {
     HeightMismatch { got: u64, committed: u64 },
     #[error("Commit without a finalized block")]
     NothingToCommit,
+    #[error("invalid bridge genesis: {0}")]
+    BridgeGenesis(String),
     #[error("invalid btc genesis: {0}")]
     BtcGenesis(String),
     #[error("btc light client state: {0}")]

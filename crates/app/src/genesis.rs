@@ -4,7 +4,8 @@ use alloy_primitives::{Bytes, U256};
 use bevm_evm::{state_key::AccountRecord, BlockState, StateDiff, StateReader};
 use bevm_primitives::{genesis::Genesis, CREATE2_DEPLOYER_ADDRESS, CREATE2_DEPLOYER_CODE};
 
-/// The state changes of genesis: the CREATE2 deployer (every network) and, on a devnet only,
+/// The state changes of genesis: the CREATE2 deployer and the bridge precompile's account
+/// (every network) and, on a devnet only,
 /// the `devnet_alloc` accounts ([`Genesis::validate`] refuses them elsewhere).
 pub fn build_genesis_state(genesis: &Genesis, reader: StateReader) -> StateDiff {
     let mut state = BlockState::new(reader);
@@ -16,6 +17,15 @@ pub fn build_genesis_state(genesis: &Genesis, reader: StateReader) -> StateDiff 
         Some(AccountRecord {
             nonce: 1,
             code_hash,
+            ..Default::default()
+        }),
+    );
+    // The bridge precompile keeps its deposit-address registry in its storage. A nonce makes
+    // the account non-empty, so EIP-161 never deletes it (and the registry with it).
+    state.set_account(
+        bevm_evm::bridge::BRIDGE_ADDRESS,
+        Some(AccountRecord {
+            nonce: 1,
             ..Default::default()
         }),
     );

@@ -11,10 +11,12 @@
 
 pub mod abci;
 mod app;
+pub mod bridge;
 pub mod btc;
 mod error;
 mod genesis;
 pub mod mempool;
+pub mod native;
 mod senders;
 
 pub use app::{App, BlockRequest, CommittedBlock, TxResult};

@@ -22,7 +22,9 @@ use parking_lot::Mutex;
 use bevm_primitives::native::is_native;
 
 use crate::{
+    bridge::BridgeModule,
     btc::{BtcModule, Overlay},
+    native::NativeModules,
     senders::SenderCache,
 };
 
@@ -32,11 +34,11 @@ use crate::{
 pub struct Mempool {
     store: Store,
     spec: OnceLock<ChainSpec>,
-    btc: OnceLock<BtcModule>,
+    modules: OnceLock<NativeModules>,
     next_base_fee: AtomicU64,
     head_time: AtomicU64,
     check: Mutex<CheckState>,
-    /// Light-client changes of the relays admitted since the last commit, so a relay may
+    /// Module changes of the relays admitted since the last commit, so a relay may
     /// build on one still in the mempool: a relayer sends its batches back to back and they
     /// land in one block. Cleared at commit; CometBFT's re-check rebuilds it in mempool order.
     btc_pending: Mutex<Overlay>,
@@ -48,7 +50,7 @@ impl Mempool {
         Self {
             store,
             spec: OnceLock::new(),
-            btc: OnceLock::new(),
+            modules: OnceLock::new(),
             next_base_fee: AtomicU64::new(0),
             head_time: AtomicU64::new(0),
             check: Mutex::default(),
@@ -57,30 +59,43 @@ impl Mempool {
         }
     }
 
-    pub(crate) fn set_spec(&self, spec: ChainSpec, btc: BtcModule) {
+    pub(crate) fn set_spec(&self, spec: ChainSpec, modules: NativeModules) {
         let _ = self.spec.set(spec);
-        let _ = self.btc.set(btc);
+        let _ = self.modules.set(modules);
+    }
+
+    /// The native modules, once InitChain has run.
+    pub fn modules(&self) -> Option<&NativeModules> {
+        self.modules.get()
     }
 
     /// The light client's rules, once InitChain has run.
     pub fn btc(&self) -> Option<&BtcModule> {
-        self.btc.get()
+        self.modules.get().map(|m| &m.btc)
+    }
+
+    /// The bridge, if genesis has one.
+    pub fn bridge(&self) -> Option<&BridgeModule> {
+        self.modules.get().and_then(|m| m.bridge.as_ref())
     }
 
     /// CheckTx of a native transaction against the committed state plus the relays already
-    /// admitted: a relay must add at least one valid header.
+    /// admitted: a relay must make progress (new headers, a deposit not yet recorded).
     fn check_native(&self, raw: &[u8]) -> Result<u64, CheckError> {
-        let btc = self
-            .btc()
+        let modules = self
+            .modules()
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
         let now = self.head_time.load(Ordering::SeqCst);
         let mut pending = self.btc_pending.lock();
-        match btc.apply_native(raw, &self.store, &pending, now) {
-            Ok(writes) => pending.extend(writes),
+        match modules.apply(raw, &self.store, &pending, now) {
+            Ok(effect) => pending.extend(effect.writes),
             // Known only through the admitted relays: CometBFT may have dropped the one that
             // brought them (a full mempool), so it is admitted again against committed state.
-            Err(e) if e.code == code::BTC_KNOWN && !pending.is_empty() => {
-                btc.apply_native(raw, &self.store, &Overlay::new(), now)?;
+            Err(e)
+                if (e.code == code::BTC_KNOWN || e.code == code::DEPOSIT_KNOWN)
+                    && !pending.is_empty() =>
+            {
+                modules.apply(raw, &self.store, &Overlay::new(), now)?;
             }
             Err(e) => return Err(e),
         }
@@ -158,6 +173,10 @@ pub mod code {
     pub const BTC: u32 = 20;
     /// A valid relay whose headers are all known already (relayers take it as done).
     pub const BTC_KNOWN: u32 = 21;
+    /// A deposit relay refused by the bridge (not proven, pays the bridge nothing).
+    pub const BRIDGE: u32 = 22;
+    /// A valid deposit relay whose deposits are all recorded already.
+    pub const DEPOSIT_KNOWN: u32 = 23;
     pub const INTERNAL: u32 = 100;
     /// Valid transaction that could not execute in its block (FinalizeBlock).
     pub const SKIPPED: u32 = 10;

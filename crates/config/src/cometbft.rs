@@ -133,7 +133,13 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
         spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
     let node_keys: Vec<Ed25519Key> = spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
     let node_ids: Vec<String> = node_keys.iter().map(|k| hex::encode(k.address())).collect();
-    let genesis = cometbft_genesis(spec, &consensus_keys)?;
+    // Each validator's bridge signer key; the vault is their aggregate (see bevm-custody).
+    let signer_keys: Vec<SignerKey> = spec.ports.iter().map(|_| SignerKey::generate()).collect();
+    let mut app_genesis = spec.genesis.clone();
+    if let Some(bridge) = app_genesis.bridge.as_mut().filter(|b| b.signers.is_empty()) {
+        bridge.signers = signer_keys.iter().map(|k| k.public_hex.clone()).collect();
+    }
+    let genesis = cometbft_genesis(spec, &app_genesis, &consensus_keys)?;
 
     let mut out = Vec::new();
     for (i, home) in homes.iter().enumerate() {
@@ -171,6 +177,11 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
             &config_dir.join("node_key.json"),
             &json!({ "priv_key": node_keys[i].priv_key_json() }),
         )?;
+        let sk = &signer_keys[i];
+        write_json_private(
+            &config_dir.join("signer_key.json"),
+            &json!({ "public_key": sk.public_hex, "secret_key": hex::encode(sk.secret) }),
+        )?;
         let state = json!({ "height": "0", "round": 0, "step": 0 });
         write_json_private(&data_dir.join("priv_validator_state.json"), &state)?;
         out.push(ValidatorHome {
@@ -182,7 +193,36 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
     Ok(out)
 }
 
-fn cometbft_genesis(spec: &NetworkSpec, keys: &[Ed25519Key]) -> Result<String, ConfigError> {
+/// A secp256k1 key that signs for the bridge vault (MuSig2 and the fallback leaf).
+struct SignerKey {
+    secret: [u8; 32],
+    /// Compressed public key, hex.
+    public_hex: String,
+}
+
+impl SignerKey {
+    fn generate() -> Self {
+        loop {
+            let mut secret = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            // Zero or above the curve order: probability ~2^-128, draw again.
+            if let Ok(key) = k256::SecretKey::from_slice(&secret) {
+                use k256::elliptic_curve::sec1::ToEncodedPoint as _;
+                let public = key.public_key().to_encoded_point(true);
+                return Self {
+                    secret,
+                    public_hex: hex::encode(public.as_bytes()),
+                };
+            }
+        }
+    }
+}
+
+fn cometbft_genesis(
+    spec: &NetworkSpec,
+    app_genesis: &Genesis,
+    keys: &[Ed25519Key],
+) -> Result<String, ConfigError> {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| ConfigError::Invalid {
@@ -222,7 +262,7 @@ fn cometbft_genesis(spec: &NetworkSpec, keys: &[Ed25519Key]) -> Result<String, C
         },
         "validators": validators,
         "app_hash": "",
-        "app_state": spec.genesis,
+        "app_state": app_genesis,
     });
     serde_json::to_string_pretty(&genesis).map_err(|e| ConfigError::Invalid {
         path: "genesis.json".into(),
@@ -297,7 +337,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let spec = NetworkSpec {
             chain_id: "bevm-test".into(),
-            genesis: Genesis::devnet(1337),
+            genesis: Genesis {
+                bridge: Some(bevm_primitives::genesis::BridgeGenesis::with_signers(Vec::new())),
+                ..Genesis::devnet(1337)
+            },
             ports: (0..3).map(Ports::standard).collect(),
             output: dir.path().to_path_buf(),
             timeout_commit_ms: 500,
@@ -312,9 +355,21 @@ mod tests {
         let genesis: serde_json::Value = serde_json::from_slice(&g0).expect("json");
         assert_eq!(genesis["validators"].as_array().map(Vec::len), Some(3));
         assert_eq!(genesis["app_state"]["evm_chain_id"], 1337);
-        let key = homes[1].home.join("config/priv_validator_key.json");
-        let mode = std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        for file in ["priv_validator_key.json", "signer_key.json"] {
+            let key = homes[1].home.join("config").join(file);
+            let mode = std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}");
+        }
+        // Every validator's signer key is in the bridge's signer set, in validator order.
+        let signers = genesis["app_state"]["bridge"]["signers"].clone();
+        for (i, home) in homes.iter().enumerate() {
+            let key: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(home.home.join("config/signer_key.json")).expect("signer key"),
+            )
+            .expect("json");
+            assert_eq!(key["public_key"], signers[i]);
+            assert_eq!(key["public_key"].as_str().map(str::len), Some(66));
+        }
         let cfg = std::fs::read_to_string(homes[1].home.join("config/config.toml")).expect("cfg");
         assert!(cfg.contains(&format!("{}@127.0.0.1:26656", homes[0].node_id)));
         assert!(!cfg.contains(&homes[1].node_id));

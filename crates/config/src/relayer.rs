@@ -37,6 +37,17 @@ pub struct RelayerConfig {
     /// Longest wait between retries after errors, in seconds.
     #[serde(default = "default_backoff")]
     pub max_backoff_secs: u64,
+    /// The same node's Ethereum JSON-RPC, where registered deposit addresses are read (event
+    /// logs of the bridge precompile). Empty: only memo deposits are relayed.
+    #[serde(default)]
+    pub eth_rpc: String,
+    /// Bitcoin blocks below the confirmed tip scanned again for deposits after a start.
+    #[serde(default = "default_lookback")]
+    pub deposit_lookback: u32,
+}
+
+fn default_lookback() -> u32 {
+    144
 }
 
 fn default_batch() -> u32 {
@@ -69,6 +80,8 @@ impl Default for RelayerConfig {
             poll_interval_ms: default_poll(),
             commit_timeout_secs: default_commit_timeout(),
             max_backoff_secs: default_backoff(),
+            eth_rpc: "http://127.0.0.1:8545".into(),
+            deposit_lookback: default_lookback(),
         }
     }
 }
@@ -87,6 +100,8 @@ impl std::fmt::Debug for RelayerConfig {
             .field("poll_interval_ms", &self.poll_interval_ms)
             .field("commit_timeout_secs", &self.commit_timeout_secs)
             .field("max_backoff_secs", &self.max_backoff_secs)
+            .field("eth_rpc", &self.eth_rpc)
+            .field("deposit_lookback", &self.deposit_lookback)
             .finish()
     }
 }
@@ -138,10 +153,20 @@ impl RelayerConfig {
                 "set bitcoin_rpc_user/bitcoin_rpc_password or bitcoin_rpc_cookie, not both".into(),
             ));
         }
+        if cfg.deposit_lookback > 100_000 {
+            return Err(invalid(format!(
+                "deposit_lookback {} is above 100000",
+                cfg.deposit_lookback
+            )));
+        }
         for (name, url) in [
             ("bitcoin_rpc", &cfg.bitcoin_rpc),
             ("cometbft_rpc", &cfg.cometbft_rpc),
+            ("eth_rpc", &cfg.eth_rpc),
         ] {
+            if name == "eth_rpc" && url.is_empty() {
+                continue;
+            }
             if !url.starts_with("http://") && !url.starts_with("https://") {
                 return Err(invalid(format!("{name} {url:?} is not an http:// URL")));
             }
@@ -202,6 +227,14 @@ commit_timeout_secs = {commit}
 
 # After errors the relayer retries, doubling its wait up to this many seconds.
 max_backoff_secs = {backoff}
+
+# The same node's Ethereum JSON-RPC: deposit addresses registered with the bridge precompile
+# are read from its event logs. Empty: only deposits with an OP_RETURN memo are relayed.
+eth_rpc = {eth}
+
+# After a start, how many Bitcoin blocks below the confirmed tip are scanned again for
+# deposits (the L2 refuses what it has recorded, so rescanning is harmless).
+deposit_lookback = {lookback}
 "#,
             btc = s(&self.bitcoin_rpc),
             user = s(&self.bitcoin_rpc_user),
@@ -213,6 +246,8 @@ max_backoff_secs = {backoff}
             poll = self.poll_interval_ms,
             commit = self.commit_timeout_secs,
             backoff = self.max_backoff_secs,
+            eth = s(&self.eth_rpc),
+            lookback = self.deposit_lookback,
         )
     }
 }

@@ -7,26 +7,36 @@
 //!   `multi_a` CHECKSIGADD leaf (script path: any M), an optional timelocked recovery leaf;
 //!   per-recipient deposit outputs; addresses and descriptors.
 //! - [`TapTree`] / [`TaprootOutput`]: BIP-341 trees, output keys and control blocks.
+//! - [`find_deposits`]: the outputs of a Bitcoin transaction that pay the bridge (memo or
+//!   deposit address), each with its recipient or the reason it is not credited.
 //! - [`KeyPathSession`]: MuSig2 signing of a key-path spend (nonces usable once by type).
+//!
+//! - [`DevWallet`]: a one-key P2PKH wallet that pays deposits on devnets and in tests.
 //!
 //! Pure: no I/O, no clock, no randomness.
 
 #![forbid(unsafe_code)]
 
+mod deposit;
 mod musig;
 mod signers;
 mod taptree;
 mod vault;
+mod wallet;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
+mod deposit_tests;
+#[cfg(test)]
 mod tests;
 
+pub use deposit::{find_deposits, memo_script, parse_memo, Deposit, DepositForm, Rejection, MEMO_DATA_LEN};
 pub use musig::{KeyPathSession, PublicNonce, SecretNonce};
 pub use signers::{default_threshold, key_sort, SignerSet, MAX_SIGNERS};
 pub use taptree::{TapTree, TaprootOutput};
 pub use vault::{aggregate_key, Recovery, Vault, DEPOSIT_TAG};
+pub use wallet::DevWallet;
 
 /// Why a vault cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -69,19 +69,30 @@ impl std::fmt::Debug for BitcoinReader {
 pub struct BevmPrecompiles {
     eth: EthPrecompiles,
     bitcoin: Option<Arc<BitcoinReader>>,
+    bridge: crate::bridge::SharedBridgeVault,
     warm: AddressSet,
 }
 
 impl BevmPrecompiles {
-    pub fn new(spec: SpecId, bitcoin: Option<Arc<BitcoinReader>>) -> Self {
+    pub fn new(
+        spec: SpecId,
+        bitcoin: Option<Arc<BitcoinReader>>,
+        bridge: crate::bridge::SharedBridgeVault,
+    ) -> Self {
         let eth = EthPrecompiles::new(spec);
         let warm = Self::warm_set(&eth);
-        Self { eth, bitcoin, warm }
+        Self {
+            eth,
+            bitcoin,
+            bridge,
+            warm,
+        }
     }
 
     fn warm_set(eth: &EthPrecompiles) -> AddressSet {
         let mut warm = eth.warm_addresses().clone();
         warm.insert(BTC_LIGHT_ADDRESS);
+        warm.insert(crate::bridge::BRIDGE_ADDRESS);
         warm
     }
 }
@@ -102,6 +113,13 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for BevmPrecompiles {
         context: &mut CTX,
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
+        if inputs.bytecode_address == crate::bridge::BRIDGE_ADDRESS {
+            let output = crate::bridge::run(self.bridge.as_deref(), context, inputs)?;
+            return Ok(Some(precompile_output_to_interpreter_result(
+                output,
+                inputs.gas_limit,
+            )));
+        }
         if inputs.bytecode_address != BTC_LIGHT_ADDRESS {
             return self.eth.run(context, inputs);
         }
@@ -123,7 +141,9 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for BevmPrecompiles {
     }
 
     fn contains(&self, address: &Address) -> bool {
-        *address == BTC_LIGHT_ADDRESS || self.eth.contains(address)
+        *address == BTC_LIGHT_ADDRESS
+            || *address == crate::bridge::BRIDGE_ADDRESS
+            || self.eth.contains(address)
     }
 }
 

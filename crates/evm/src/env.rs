@@ -76,11 +76,13 @@ pub struct BlockInput {
     pub base_fee: u64,
     /// The Bitcoin light client as this block sees it (after its relays), for the precompile.
     pub bitcoin: Option<std::sync::Arc<crate::bitcoin::BitcoinReader>>,
+    /// The vault whose deposit addresses the bridge precompile derives.
+    pub bridge: crate::bridge::SharedBridgeVault,
 }
 
 impl BlockInput {
     pub(crate) fn precompiles(&self, spec: &ChainSpec) -> crate::bitcoin::BevmPrecompiles {
-        crate::bitcoin::BevmPrecompiles::new(spec.spec, self.bitcoin.clone())
+        crate::bitcoin::BevmPrecompiles::new(spec.spec, self.bitcoin.clone(), self.bridge.clone())
     }
 
     pub(crate) fn block_env(&self, spec: &ChainSpec) -> BlockEnv {

@@ -6,6 +6,7 @@
 //!   builds receipts, logs bloom and a real Ethereum header whose hash is keccak256(rlp(header)).
 //! - [`chain`]: blocks, receipts and the tx index as stored, written once per block.
 //! - [`bitcoin`]: the light-client precompile contracts use to read Bitcoin.
+//! - [`bridge`]: the bridge precompile (deposit-address registry).
 //! - [`call`]: `eth_call` and `eth_estimateGas` against any recent height.
 //!
 //! Invariants: execution depends only on the block input and committed state (no clock, no
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bitcoin;
+pub mod bridge;
 pub mod call;
 pub mod chain;
 pub mod env;

@@ -127,6 +127,60 @@ pub struct BtcCheckpoint {
     pub prev_times: Vec<u32>,
 }
 
+/// The bridge's vault and deposit rules. Until staking exists, the signer set is fixed here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeGenesis {
+    /// The validators' signer keys: 33-byte compressed secp256k1 public keys, hex. The vault's
+    /// key path is their MuSig2 aggregate; at most 999 (one CHECKSIGADD leaf).
+    pub signers: Vec<String>,
+    /// Signatures the fallback leaf needs; default ceil(2N/3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    /// Keys that can move the BTC without the signers after a timelock, so a set that stops
+    /// signing never freezes the funds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryGenesis>,
+    /// Deposits below this are recorded as rejected, not credited.
+    #[serde(default = "BridgeGenesis::default_min_deposit")]
+    pub min_deposit_sat: u64,
+    /// Bitcoin blocks (including the deposit's own) a deposit needs before it is credited.
+    #[serde(default = "BridgeGenesis::default_confirmations")]
+    pub confirmations: u32,
+}
+
+impl BridgeGenesis {
+    fn default_min_deposit() -> u64 {
+        10_000
+    }
+
+    fn default_confirmations() -> u32 {
+        6
+    }
+
+    /// A bridge of `signers` with default rules.
+    pub fn with_signers(signers: Vec<String>) -> Self {
+        Self {
+            signers,
+            threshold: None,
+            recovery: None,
+            min_deposit_sat: Self::default_min_deposit(),
+            confirmations: Self::default_confirmations(),
+        }
+    }
+}
+
+/// The vault's recovery leaf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryGenesis {
+    /// 32-byte x-only public keys, hex, in leaf order.
+    pub keys: Vec<String>,
+    pub threshold: u32,
+    /// Relative timelock in Bitcoin blocks from each UTXO's confirmation (at most 65,535).
+    pub after_blocks: u16,
+}
+
 /// The application state in CometBFT's genesis file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +199,9 @@ pub struct Genesis {
     /// The Bitcoin light client's network and starting point.
     #[serde(default)]
     pub btc: BtcGenesis,
+    /// The BTC bridge; without it deposits are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<BridgeGenesis>,
 }
 
 /// Why a genesis was refused.
@@ -176,6 +233,7 @@ impl Genesis {
             params: ChainParams::default(),
             devnet_alloc: BTreeMap::new(),
             btc: BtcGenesis::regtest(),
+            bridge: None,
         }
     }
 
@@ -246,6 +304,14 @@ impl Genesis {
         }
         if p.max_tx_bytes < 1024 {
             return param("max_tx_bytes", "must be at least 1024");
+        }
+        if let Some(b) = &self.bridge {
+            if b.confirmations == 0 {
+                return param("bridge.confirmations", "must be at least 1");
+            }
+            if b.min_deposit_sat == 0 {
+                return param("bridge.min_deposit_sat", "must be positive");
+            }
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bridge_abi;
 pub mod genesis;
 pub mod keys;
 pub mod native;

@@ -8,6 +8,10 @@
 //!   unsigned: a header proves itself by its proof of work, so a signature would add a key
 //!   to manage and nothing to check. It is fee-free when it adds headers and refused by
 //!   CheckTx when it adds none, so it cannot be used for spam.
+//! - `RelayDeposit` (kind 2): a Bitcoin transaction paying the bridge and its `gettxoutproof`
+//!   proof: `tx length (4 bytes BE) ‖ tx ‖ proof`. Unsigned and fee-free for the same reason:
+//!   it is accepted only if it records a deposit not yet recorded, which costs a Bitcoin
+//!   payment to the vault.
 
 use thiserror::Error;
 
@@ -15,6 +19,7 @@ use thiserror::Error;
 pub const NATIVE_MAGIC: [u8; 4] = [0xbe, 0x76, 0x6d, 0x01];
 
 const KIND_RELAY_HEADERS: u8 = 1;
+const KIND_RELAY_DEPOSIT: u8 = 2;
 const HEADER_SIZE: usize = 80;
 
 /// A decoded native transaction.
@@ -22,6 +27,8 @@ const HEADER_SIZE: usize = 80;
 pub enum NativeTx {
     /// Bitcoin headers for the light client, parents first.
     RelayHeaders(Vec<[u8; HEADER_SIZE]>),
+    /// A Bitcoin transaction paying the bridge, and the proof of its inclusion.
+    RelayDeposit { tx: Vec<u8>, proof: Vec<u8> },
 }
 
 /// Why bytes marked as a native transaction are refused.
@@ -35,6 +42,8 @@ pub enum NativeError {
     PartialHeader(usize),
     #[error("relay carries no headers")]
     NoHeaders,
+    #[error("deposit relay: {0}")]
+    BadDeposit(&'static str),
     #[error("relay carries {got} headers, at most {max} allowed")]
     TooManyHeaders { got: usize, max: usize },
 }
@@ -77,6 +86,25 @@ impl NativeTx {
                         .collect(),
                 ))
             }
+            KIND_RELAY_DEPOSIT => {
+                let (len, rest) = rest
+                    .split_first_chunk::<4>()
+                    .ok_or(NativeError::BadDeposit("no transaction length"))?;
+                let len = u32::from_be_bytes(*len) as usize;
+                if len == 0 || len > rest.len() {
+                    return Err(NativeError::BadDeposit(
+                        "the transaction length does not match the bytes",
+                    ));
+                }
+                let (tx, proof) = rest.split_at(len);
+                if proof.is_empty() {
+                    return Err(NativeError::BadDeposit("no proof"));
+                }
+                Ok(NativeTx::RelayDeposit {
+                    tx: tx.to_vec(),
+                    proof: proof.to_vec(),
+                })
+            }
             other => Err(NativeError::UnknownKind(other)),
         }
     }
@@ -91,6 +119,16 @@ impl NativeTx {
                 for h in headers {
                     out.extend_from_slice(h);
                 }
+                out
+            }
+            NativeTx::RelayDeposit { tx, proof } => {
+                let mut out = Vec::with_capacity(9 + tx.len() + proof.len());
+                out.extend_from_slice(&NATIVE_MAGIC);
+                out.push(KIND_RELAY_DEPOSIT);
+                // Bitcoin transactions are far below 4 GiB (blocks are 4 MB).
+                out.extend_from_slice(&(tx.len() as u32).to_be_bytes());
+                out.extend_from_slice(tx);
+                out.extend_from_slice(proof);
                 out
             }
         }
@@ -124,6 +162,18 @@ mod tests {
             NativeTx::decode(&[0xbe, 0x76, 0x6d, 0x01, 9], 10),
             Err(NativeError::UnknownKind(9))
         );
+        let deposit = NativeTx::RelayDeposit {
+            tx: vec![1, 2, 3],
+            proof: vec![4, 5],
+        };
+        let raw = deposit.encode();
+        assert_eq!(NativeTx::decode(&raw, 10), Ok(deposit));
+        for bad in [&raw[..6], &raw[..raw.len() - 2], &raw[..8]] {
+            assert!(matches!(
+                NativeTx::decode(bad, 10),
+                Err(NativeError::BadDeposit(_))
+            ));
+        }
         // No Ethereum envelope looks native.
         assert!(!is_native(&[0x02, 0xf8]) && !is_native(&[0xf8, 0x6b]));
     }

@@ -176,7 +176,7 @@ impl BitcoinRpc {
     /// # Errors
     /// The node failing, or serving a block that does not parse or match its header.
     pub fn block(&self, hash: &BlockHash) -> Result<BlockTxids, RelayError> {
-        let raw = self.hex_result("getblock", json!([hash.to_string(), 0]))?;
+        let raw = crate::deposits::RawBlocks::raw_block(self, hash)?;
         let block = BlockTxids::parse(&raw)
             .map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
         if block.header.hash() != *hash {
@@ -186,6 +186,12 @@ impl BitcoinRpc {
             )));
         }
         Ok(block)
+    }
+}
+
+impl crate::deposits::RawBlocks for BitcoinRpc {
+    fn raw_block(&self, hash: &BlockHash) -> Result<Vec<u8>, RelayError> {
+        self.hex_result("getblock", json!([hash.to_string(), 0]))
     }
 }
 

@@ -35,9 +35,11 @@ pub trait L2Chain {
     fn submit(&self, headers: &[Header]) -> Result<(), RelayError>;
 }
 
-/// A validator's CometBFT RPC.
+/// A validator's CometBFT RPC, and optionally its Ethereum JSON-RPC (for the bridge's
+/// deposit-address registrations, read from its event logs).
 pub struct CometL2 {
     url: String,
+    eth_url: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -48,24 +50,34 @@ impl CometL2 {
             .build();
         Self {
             url: url.trim_end_matches('/').to_owned(),
+            eth_url: None,
             agent,
         }
     }
 
+    /// Also reads registered deposit addresses from the node's Ethereum JSON-RPC at `url`.
+    #[must_use]
+    pub fn with_eth_rpc(mut self, url: &str) -> Self {
+        self.eth_url = Some(url.trim_end_matches('/').to_owned());
+        self
+    }
+
     fn call(&self, method: &str, params: Value) -> Result<Value, RelayError> {
+        self.call_at(&self.url, method, params)
+    }
+
+    fn call_at(&self, url: &str, method: &str, params: Value) -> Result<Value, RelayError> {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
         let reply: Value = self
             .agent
-            .post(&self.url)
+            .post(url)
             .send_json(body)
             .map_err(|e| match e {
-                ureq::Error::Status(code, _) => RelayError::L2(format!(
-                    "{method}: cometbft at {} answered HTTP {code}",
-                    self.url
-                )),
+                ureq::Error::Status(code, _) => {
+                    RelayError::L2(format!("{method}: {url} answered HTTP {code}"))
+                }
                 e => RelayError::L2(format!(
-                    "{method}: no answer from cometbft at {} ({e}); is the node running?",
-                    self.url
+                    "{method}: no answer from {url} ({e}); is the node running?"
                 )),
             })?
             .into_json()
@@ -81,7 +93,7 @@ impl CometL2 {
         Ok(reply["result"].clone())
     }
 
-    /// `abci_query` on a `/btc/...` path: `Ok(None)` when the light client has no such header.
+    /// `abci_query`: `Ok(None)` when the answer is "not found" (no such header or deposit).
     fn query(&self, path: &str, data: &str) -> Result<Option<Value>, RelayError> {
         let result = self.call(
             "abci_query",
@@ -138,6 +150,115 @@ impl L2Chain for CometL2 {
             )),
             // Already in the mempool (sent before a restart, or by another relayer).
             Err(RelayError::L2(e)) if e.contains("already exists in cache") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// CheckTx codes of deposit relays (the app's `mempool::code`): every deposit recorded already.
+const CODE_DEPOSIT_KNOWN: u64 = 23;
+/// L2 blocks asked for in one `eth_getLogs` (below the node's `max_logs_block_range`).
+const LOG_RANGE: u64 = 5_000;
+
+impl crate::deposits::L2Bridge for CometL2 {
+    fn bridge(&self) -> Result<Option<crate::deposits::BridgeInfo>, RelayError> {
+        let result = self.call("abci_query", json!({ "path": "/bridge/vault", "data": "" }))?;
+        let response = &result["response"];
+        if response["code"].as_u64().unwrap_or(0) != 0 {
+            let log = response["log"].as_str().unwrap_or_default();
+            if log.contains("no bridge") {
+                return Ok(None);
+            }
+            return Err(RelayError::L2(format!("query /bridge/vault: {log}")));
+        }
+        let v = self
+            .query("/bridge/vault", "")?
+            .ok_or_else(|| RelayError::L2("query /bridge/vault: no answer".into()))?;
+        let script = v["script_pubkey"].as_str().and_then(|h| hex::decode(h).ok());
+        let confirmations = v["confirmations"].as_u64().and_then(|c| u32::try_from(c).ok());
+        match (script, confirmations) {
+            (Some(vault_script), Some(confirmations)) => Ok(Some(crate::deposits::BridgeInfo {
+                vault_script,
+                confirmations,
+            })),
+            _ => Err(RelayError::L2(format!("unexpected /bridge/vault answer {v}"))),
+        }
+    }
+
+    fn best_hash_at(&self, height: u32) -> Result<Option<BlockHash>, RelayError> {
+        let Some(v) = self.query("/btc/header", &height.to_string())? else {
+            return Ok(None);
+        };
+        v["hash"]
+            .as_str()
+            .and_then(|h| BlockHash::from_display_hex(h).ok())
+            .map(Some)
+            .ok_or_else(|| RelayError::L2(format!("unexpected /btc/header answer {v}")))
+    }
+
+    fn registered_scripts(&self, from: u64) -> Result<(Vec<Vec<u8>>, u64), RelayError> {
+        use alloy_sol_types::SolEvent as _;
+        use bevm_primitives::bridge_abi::{IBridge, BRIDGE_ADDRESS};
+        let Some(eth) = &self.eth_url else {
+            return Ok((Vec::new(), from));
+        };
+        let latest = self.call_at(eth, "eth_blockNumber", json!([]))?;
+        let latest = latest
+            .as_str()
+            .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+            .ok_or_else(|| RelayError::L2(format!("eth_blockNumber: unexpected {latest}")))?;
+        let mut scripts = Vec::new();
+        let mut start = from;
+        while start <= latest {
+            let end = latest.min(start + LOG_RANGE - 1);
+            let filter = json!({
+                "address": BRIDGE_ADDRESS,
+                "fromBlock": format!("0x{start:x}"),
+                "toBlock": format!("0x{end:x}"),
+                "topics": [IBridge::DepositAddressRegistered::SIGNATURE_HASH],
+            });
+            let logs = self.call_at(eth, "eth_getLogs", json!([filter]))?;
+            for log in logs.as_array().into_iter().flatten() {
+                let data = log["data"]
+                    .as_str()
+                    .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+                    .unwrap_or_default();
+                // Topics are not needed: the script is in the data.
+                match IBridge::DepositAddressRegistered::abi_decode_data(&data) {
+                    Ok((script, _)) => scripts.push(script.to_vec()),
+                    Err(e) => {
+                        return Err(RelayError::L2(format!("a registration log: {e}")));
+                    }
+                }
+            }
+            start = end + 1;
+        }
+        Ok((scripts, latest + 1))
+    }
+
+    fn submit_deposit(
+        &self,
+        tx: &[u8],
+        proof: &[u8],
+    ) -> Result<crate::deposits::DepositOutcome, RelayError> {
+        use crate::deposits::DepositOutcome;
+        let relay = NativeTx::RelayDeposit {
+            tx: tx.to_vec(),
+            proof: proof.to_vec(),
+        }
+        .encode();
+        let params = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(relay) });
+        match self.call("broadcast_tx_sync", params) {
+            Ok(r) => Ok(match r["code"].as_u64() {
+                Some(CODE_OK) => DepositOutcome::Accepted,
+                Some(CODE_DEPOSIT_KNOWN) => DepositOutcome::Known,
+                _ => DepositOutcome::Refused(
+                    r["log"].as_str().unwrap_or("no reason given").to_owned(),
+                ),
+            }),
+            Err(RelayError::L2(e)) if e.contains("already exists in cache") => {
+                Ok(DepositOutcome::Known)
+            }
             Err(e) => Err(e),
         }
     }

@@ -7,11 +7,14 @@
 //! - [`CometL2`] reads the light client and sends `RelayHeaders` through CometBFT.
 //! - [`Syncer::step`] finds the common block, sends the next batch and waits for its commit;
 //!   [`run()`] repeats it with backoff.
+//! - [`DepositScanner::step`] finds deposits (payments to the vault or a registered deposit
+//!   address) in blocks deep enough on the L2 and relays them with proofs from the raw blocks.
 //! - [`proof_for`] builds an SPV proof from a raw block.
 
 #![forbid(unsafe_code)]
 
 mod bitcoin;
+mod deposits;
 mod l2;
 mod run;
 mod sync;
@@ -20,6 +23,7 @@ mod sync;
 mod tests;
 
 pub use bitcoin::{Auth, BitcoinRpc, BitcoinSource};
+pub use deposits::{BridgeInfo, DepositOutcome, DepositScanner, L2Bridge, RawBlocks, ScanProgress};
 pub use l2::{CometL2, L2Chain, L2Tip};
 pub use run::{run, Pacing};
 pub use sync::{Progress, Syncer};

@@ -9,7 +9,10 @@ use std::{
 
 use tracing::{debug, info, warn};
 
-use crate::{BitcoinSource, L2Chain, Progress, RelayError, Syncer};
+use crate::{
+    BitcoinSource, DepositScanner, L2Bridge, L2Chain, Progress, RawBlocks, RelayError,
+    ScanProgress, Syncer,
+};
 
 /// Pacing of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +24,18 @@ pub struct Pacing {
     pub max_backoff: Duration,
 }
 
-/// Relays until `syncer.stop` is set.
-pub fn run<B: BitcoinSource, L: L2Chain>(syncer: &Syncer<B, L>, pacing: Pacing) {
+/// Relays headers, and deposits once they are deep enough (with `deposits`), until
+/// `syncer.stop` is set.
+pub fn run<B, L, DB, DL>(
+    syncer: &Syncer<B, L>,
+    deposits: Option<&DepositScanner<DB, DL>>,
+    pacing: Pacing,
+) where
+    B: BitcoinSource,
+    L: L2Chain,
+    DB: BitcoinSource + RawBlocks,
+    DL: L2Chain + L2Bridge,
+{
     let stop: &AtomicBool = &syncer.stop;
     let mut backoff = pacing.min_backoff;
     let mut reported_tip = None;
@@ -58,6 +71,16 @@ pub fn run<B: BitcoinSource, L: L2Chain>(syncer: &Syncer<B, L>, pacing: Pacing) 
                 if reported_tip != Some(height) {
                     info!(height, "light client at the Bitcoin node's tip");
                     reported_tip = Some(height);
+                }
+                // Deposits are scanned once headers are up to date, so a long catch-up
+                // is not slowed down; a scan step is bounded, so headers never wait long.
+                match deposits.map(DepositScanner::step) {
+                    Some(Ok(ScanProgress::Scanned { from, to, relayed })) => {
+                        debug!(from, to, relayed, "scanned for deposits");
+                        continue;
+                    }
+                    Some(Err(e)) => warn!(error = %e, "deposit scan failed; will retry"),
+                    Some(Ok(ScanProgress::Waiting)) | None => {}
                 }
                 sleep_unless_stopped(pacing.poll_interval, stop);
             }

@@ -59,6 +59,10 @@ impl EthApi {
                 .mempool
                 .btc()
                 .map(|b| b.reader(&self.store, Default::default())),
+            bridge: self
+                .mempool
+                .modules()
+                .and_then(bevm_app::native::NativeModules::bridge_vault),
         };
         Ok((BlockState::new(self.reader(id)?), input))
     }

@@ -70,10 +70,24 @@ impl Devnet {
     /// # Errors
     /// Missing binaries, generation failures, or a network that does not produce blocks.
     pub fn start(validators: usize, block_ms: u64) -> anyhow::Result<Self> {
+        Self::start_with(validators, block_ms, |_| {})
+    }
+
+    /// As [`Devnet::start`], with the genesis changed by `edit` first (a bridge section gets
+    /// the validators' generated signer keys when its signer list is empty).
+    ///
+    /// # Errors
+    /// As [`Devnet::start`].
+    pub fn start_with(
+        validators: usize,
+        block_ms: u64,
+        edit: impl FnOnce(&mut Genesis),
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("bevm-devnet-").tempdir()?;
         let keys = devnet_keys(10);
-        let genesis =
+        let mut genesis =
             Genesis::devnet_funded(1337, keys.iter().map(AccountKey::address), btc_to_wei(1000));
+        edit(&mut genesis);
         let ports: Vec<Ports> = (0..validators)
             .map(|_| Ports {
                 p2p: free_port(),

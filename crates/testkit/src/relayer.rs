@@ -18,7 +18,8 @@ pub struct Relayer {
 
 impl Relayer {
     /// Writes a config with `bevm-relayer init` (then sets `batch_size` and
-    /// `max_batches_in_flight`) and starts it.
+    /// `max_batches_in_flight`) and starts it. `eth_rpc` ("" for none) is where it reads
+    /// registered deposit addresses.
     ///
     /// # Errors
     /// The binary missing (build it) or refusing the config.
@@ -26,6 +27,7 @@ impl Relayer {
         dir: &Path,
         btcd: &Btcd,
         cometbft_rpc: &str,
+        eth_rpc: &str,
         batch: u32,
         in_flight: u32,
     ) -> anyhow::Result<Self> {
@@ -39,6 +41,8 @@ impl Relayer {
                 &btcd.rpc_url(),
                 "--cometbft-rpc",
                 cometbft_rpc,
+                "--eth-rpc",
+                eth_rpc,
             ])
             .output()
             .context(

@@ -8,5 +8,6 @@ mod clients;
 mod custody;
 mod helpers;
 mod multi_validator;
+mod pegin;
 mod relayer;
 mod rpc_methods;

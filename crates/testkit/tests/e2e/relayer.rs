@@ -39,7 +39,7 @@ fn relayer_follows_btcd_across_a_kill_and_a_reorg() {
 
     // Catching up one batch of 20 per block; killed with SIGKILL part-way.
     let dir = tempfile::tempdir().expect("tmp");
-    let mut relayer = Relayer::start(dir.path(), &a, &comet.url(), 20, 1).expect("relayer starts");
+    let mut relayer = Relayer::start(dir.path(), &a, &comet.url(), "", 20, 1).expect("relayer starts");
     let part = wait_for(Duration::from_secs(60), || {
         btc_tip(&comet)
             .and_then(|t| t["height"].as_u64())
@@ -96,7 +96,7 @@ fn relayer_proofs_from_raw_btcd_blocks_pass_the_precompile() {
     let btcd = Btcd::start().expect("btcd");
     btcd.generate(10).expect("mines");
     let dir = tempfile::tempdir().expect("tmp");
-    let relayer = Relayer::start(dir.path(), &btcd, &comet.url(), 1000, 10).expect("relayer");
+    let relayer = Relayer::start(dir.path(), &btcd, &comet.url(), "", 1000, 10).expect("relayer");
     wait_l2_tip(&comet, &relayer, &btcd.hash_at(10).expect("hash"), 60);
 
     let relayer_cli = |args: &[&str]| {

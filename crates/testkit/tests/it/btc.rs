@@ -227,6 +227,7 @@ mod precompile {
                 .mempool()
                 .btc()
                 .map(|b| b.reader(node.store(), Default::default())),
+            bridge: None,
         };
         let mut state = BlockState::new(StateReader::latest(node.store().clone()));
         let input = CallInput {

@@ -99,6 +99,7 @@ fn erc20_deploy_transfer_logs_and_revert() {
         prevrandao: head.mix_hash,
         base_fee: 0,
         bitcoin: None,
+        bridge: None,
     };
     match bevm_evm::call::call(&spec, &mut state, &ctx, &input, 1_000_000).expect("call") {
         bevm_evm::call::CallOutcome::Success { output, .. } => {

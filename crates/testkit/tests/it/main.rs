@@ -1,5 +1,6 @@
 //! In-process tests of the application: blocks driven without CometBFT.
 
+mod bridge;
 mod btc;
 mod escrow;
 mod execution;

@@ -146,7 +146,7 @@ fn relayer_catch_up() {
     let dir = tempfile::tempdir().expect("tmp");
     let started = Instant::now();
     let relayer =
-        Relayer::start(dir.path(), &btcd, &comet.url(), 1000, in_flight).expect("relayer");
+        Relayer::start(dir.path(), &btcd, &comet.url(), "", 1000, in_flight).expect("relayer");
     wait_for(Duration::from_secs(600), || {
         let answer = comet
             .call(

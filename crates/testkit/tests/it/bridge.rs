@@ -1,0 +1,334 @@
+//! Peg-in through CheckTx and blocks: deposits proven against the light client, credited
+//! once, rejected ones recorded, deposit addresses registered through the precompile.
+
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_sol_types::SolCall;
+use bevm_app::{bridge::DepositRecord, btc::BtcState, mempool::code};
+use bevm_btc_light::{spv::MerkleProof, StoredHeader};
+use bevm_custody::{memo_script, testing::secret_keys, SignerSet, Vault};
+use bevm_evm::bridge::{IBridge, BRIDGE_ADDRESS};
+use bevm_primitives::{
+    genesis::{BridgeGenesis, Genesis},
+    keys::AccountKey,
+    native::NativeTx,
+    units::{btc_to_wei, WEI_PER_SAT},
+};
+use bevm_testkit::{
+    btc::{block_with_txids, mine_regtest, relay_tx},
+    txs, TestNode,
+};
+use bitcoin::{
+    absolute::LockTime, consensus::serialize, hashes::Hash as _, key::Secp256k1,
+    transaction::Version, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+};
+use proptest::prelude::*;
+
+const CONFIRMATIONS: u32 = 3;
+const MIN_SAT: u64 = 10_000;
+
+/// A devnet whose bridge vault belongs to 4 test signers; one funded EVM key (for gas).
+fn bridge_node() -> (TestNode, Vault) {
+    let secp = Secp256k1::new();
+    let keys: Vec<_> = secret_keys(4, 0x21)
+        .iter()
+        .map(|s| s.public_key(&secp))
+        .collect();
+    let funded = AccountKey::from_seed(b"bridge test");
+    let mut genesis = Genesis::devnet_funded(1337, [funded.address()], btc_to_wei(1));
+    genesis.bridge = Some(BridgeGenesis {
+        confirmations: CONFIRMATIONS,
+        min_deposit_sat: MIN_SAT,
+        ..BridgeGenesis::with_signers(keys.iter().map(|k| hex::encode(k.serialize())).collect())
+    });
+    let vault = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    (TestNode::with_genesis(genesis, vec![funded]), vault)
+}
+
+fn tip(node: &TestNode) -> StoredHeader {
+    let mempool = node.app.mempool();
+    let reader = mempool
+        .btc()
+        .expect("initialized")
+        .reader(node.store(), Default::default());
+    let tip = reader.chain().tip().expect("read").expect("tip");
+    tip
+}
+
+/// A Bitcoin transaction with `outputs` (its input is made up: only inclusion is proven).
+fn bitcoin_tx(outputs: Vec<(u64, ScriptBuf)>, salt: u8) -> Transaction {
+    Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(bitcoin::Txid::from_byte_array([salt; 32]), 0),
+            sequence: Sequence::MAX,
+            ..TxIn::default()
+        }],
+        output: outputs
+            .into_iter()
+            .map(|(sat, script_pubkey)| TxOut {
+                value: Amount::from_sat(sat),
+                script_pubkey,
+            })
+            .collect(),
+    }
+}
+
+/// Mines a block holding `txs` (after a made-up coinbase) on the light client's tip plus
+/// `depth - 1` blocks on top, relays the headers, and returns each tx's RelayDeposit.
+fn confirm(node: &mut TestNode, txs: &[&Transaction], depth: usize) -> Vec<Bytes> {
+    let parent = tip(node);
+    let mut txids = vec![[0xcb; 32]];
+    txids.extend(txs.iter().map(|t| t.compute_txid().to_byte_array()));
+    let block = block_with_txids(parent.hash, parent.header.time, &txids);
+    let mut headers = vec![block];
+    headers.extend(mine_regtest(block.hash(), block.time, depth - 1, 7));
+    let (results, _) = node.block(vec![relay_tx(&headers)]);
+    assert_eq!(results[0].code, 0, "{}", results[0].log);
+    txs.iter()
+        .enumerate()
+        .map(|(i, tx)| {
+            let mut matched = vec![false; txids.len()];
+            matched[0] = true;
+            matched[i + 1] = true;
+            let proof = MerkleProof::build(block, &txids, &matched).encode();
+            NativeTx::RelayDeposit {
+                tx: serialize(*tx),
+                proof,
+            }
+            .encode()
+            .into()
+        })
+        .collect()
+}
+
+fn record(node: &TestNode, tx: &Transaction, vout: u32) -> Option<DepositRecord> {
+    let mempool = node.app.mempool();
+    let bridge = mempool.bridge().expect("bridge");
+    let overlay = Default::default();
+    let view = BtcState::new(Some(node.store()), &overlay);
+    let record = bridge
+        .deposit(&view, &tx.compute_txid().to_byte_array(), vout)
+        .expect("read");
+    record
+}
+
+fn supply(node: &TestNode) -> u64 {
+    let mempool = node.app.mempool();
+    let overlay = Default::default();
+    let view = BtcState::new(Some(node.store()), &overlay);
+    let supply = mempool.bridge().expect("bridge").supply(&view).expect("read");
+    supply
+}
+
+fn wei(sat: u64) -> U256 {
+    U256::from(sat) * U256::from(WEI_PER_SAT)
+}
+
+#[test]
+fn a_memo_deposit_is_credited_once_after_its_confirmations() {
+    let (mut node, vault) = bridge_node();
+    let alice = Address::repeat_byte(0xa1);
+    let vault_script = vault.output().script_pubkey();
+    let tx = bitcoin_tx(
+        vec![
+            (150_000, vault_script.clone()),
+            (0, memo_script(alice.into_array())),
+            (70_000, vault_script),
+        ],
+        1,
+    );
+    // One block short of the depth: refused, nothing recorded.
+    let relay = confirm(&mut node, &[&tx], CONFIRMATIONS as usize - 1).remove(0);
+    let e = node.check(&relay).expect_err("too few confirmations");
+    assert_eq!(e.code, code::BRIDGE);
+    assert!(e.message.contains("confirmations"), "{}", e.message);
+    let (results, _) = node.block(vec![relay.clone()]);
+    assert_eq!(results[0].code, code::BRIDGE);
+    assert_eq!(node.balance(&alice), U256::ZERO);
+
+    // One more block on top: both vault outputs are credited to the memo's recipient.
+    let parent = tip(&node);
+    node.block(vec![relay_tx(&mine_regtest(
+        parent.hash,
+        parent.header.time,
+        1,
+        9,
+    ))]);
+    assert_eq!(node.check(&relay), Ok(0), "a deposit relay is fee-free");
+    let (results, _) = node.block(vec![relay.clone()]);
+    assert_eq!(results[0].code, 0, "{}", results[0].log);
+    assert_eq!(node.balance(&alice), wei(220_000));
+    assert_eq!(supply(&node), 220_000);
+    let first = record(&node, &tx, 0).expect("recorded");
+    assert_eq!(first.recipient, Some(alice));
+    assert_eq!(first.value_sat, 150_000);
+    assert_eq!(record(&node, &tx, 1), None, "the memo itself is not a deposit");
+
+    // The same deposit again: refused by CheckTx, a no-op in a block.
+    let e = node.check(&relay).expect_err("already credited");
+    assert_eq!(e.code, code::DEPOSIT_KNOWN);
+    let (results, _) = node.block(vec![relay.clone(), relay]);
+    assert!(results.iter().all(|r| r.code == code::DEPOSIT_KNOWN));
+    assert_eq!(node.balance(&alice), wei(220_000));
+}
+
+#[test]
+fn deposits_that_do_not_qualify_are_recorded_not_credited() {
+    let (mut node, vault) = bridge_node();
+    let bob = Address::repeat_byte(0xb0);
+    let vault_script = vault.output().script_pubkey();
+    let small = bitcoin_tx(
+        vec![
+            (MIN_SAT - 1, vault_script.clone()),
+            (0, memo_script(bob.into_array())),
+        ],
+        2,
+    );
+    let no_memo = bitcoin_tx(vec![(50_000, vault_script.clone())], 3);
+    let mut bad_memo_data = b"bevm".to_vec();
+    bad_memo_data.extend_from_slice(&[1; 19]);
+    let bad_memo = bitcoin_tx(
+        vec![
+            (50_000, vault_script.clone()),
+            (
+                0,
+                ScriptBuf::new_op_return(
+                    <&bitcoin::script::PushBytes>::try_from(bad_memo_data.as_slice())
+                        .expect("push"),
+                ),
+            ),
+        ],
+        4,
+    );
+    let two_memos = bitcoin_tx(
+        vec![
+            (50_000, vault_script),
+            (0, memo_script(bob.into_array())),
+            (0, memo_script([2; 20])),
+        ],
+        5,
+    );
+    let unrelated = bitcoin_tx(vec![(50_000, ScriptBuf::new_op_return([1, 2]))], 6);
+    let relays = confirm(
+        &mut node,
+        &[&small, &no_memo, &bad_memo, &two_memos, &unrelated],
+        CONFIRMATIONS as usize,
+    );
+    let (results, _) = node.block(relays.clone());
+    for r in &results[..4] {
+        assert_eq!(r.code, 0, "{}", r.log);
+    }
+    assert_eq!(results[4].code, code::BRIDGE, "pays the bridge nothing");
+    assert!(results[4].log.contains("neither"), "{}", results[4].log);
+    for (tx, why) in [
+        (&small, "below the minimum"),
+        (&no_memo, "without an OP_RETURN"),
+        (&bad_memo, "malformed memo"),
+        (&two_memos, "2 \"bevm\" memos"),
+    ] {
+        let r = record(&node, tx, 0).expect("recorded");
+        assert_eq!(r.recipient, None);
+        let reason = r.rejected.expect("a reason");
+        assert!(reason.contains(why), "{reason}");
+    }
+    assert_eq!(node.balance(&bob), U256::ZERO);
+    assert_eq!(supply(&node), 0, "rejected deposits back no L2 BTC");
+    // Recorded once: relaying a rejected deposit again is refused as known.
+    assert_eq!(
+        node.check(&relays[0]).expect_err("known").code,
+        code::DEPOSIT_KNOWN
+    );
+}
+
+#[test]
+fn a_registered_deposit_address_credits_its_recipient() {
+    let (mut node, vault) = bridge_node();
+    let carol = Address::repeat_byte(0xc0);
+    let address_script = vault.deposit_output(carol.into_array()).script_pubkey();
+    let tx = bitcoin_tx(vec![(80_000, address_script.clone())], 7);
+    let relay = confirm(&mut node, &[&tx], CONFIRMATIONS as usize).remove(0);
+    let e = node
+        .check(&relay)
+        .expect_err("an unregistered address is not the bridge's");
+    assert_eq!(e.code, code::BRIDGE);
+
+    // Anyone registers Carol's address through the precompile (paying the gas), even
+    // after she paid it; the view returns the same script first.
+    let funded = node.keys[0].clone();
+    let register = txs::eip1559(
+        &funded,
+        1337,
+        0,
+        TxKind::Call(BRIDGE_ADDRESS),
+        U256::ZERO,
+        IBridge::registerDepositAddressCall { recipient: carol }
+            .abi_encode()
+            .into(),
+        200_000,
+        txs::Fees::default(),
+    );
+    let (results, _) = node.block(vec![register]);
+    assert_eq!(results[0].code, 0, "{}", results[0].log);
+    assert_eq!(node.check(&relay), Ok(0));
+    let (results, _) = node.block(vec![relay]);
+    assert_eq!(results[0].code, 0, "{}", results[0].log);
+    assert_eq!(node.balance(&carol), wei(80_000));
+    assert_eq!(supply(&node), 80_000);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 12,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("bridge-supply"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
+    /// For any deposits (some below the minimum, some relayed twice, in any block layout),
+    /// L2 BTC minted equals the vault UTXO value, and no outpoint is credited twice.
+    #[test]
+    fn minted_btc_equals_the_vault_utxo_value(
+        values in proptest::collection::vec((1u64..200_000, 0usize..3, any::<bool>()), 1..8),
+    ) {
+        let (mut node, vault) = bridge_node();
+        let recipients = [Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3)];
+        let txs: Vec<Transaction> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (sat, who, _))| {
+                bitcoin_tx(
+                    vec![
+                        (*sat, vault.output().script_pubkey()),
+                        (0, memo_script(recipients[*who].into_array())),
+                    ],
+                    i as u8 + 10,
+                )
+            })
+            .collect();
+        let refs: Vec<&Transaction> = txs.iter().collect();
+        let relays = confirm(&mut node, &refs, CONFIRMATIONS as usize);
+        let mut block = Vec::new();
+        for (relay, (_, _, twice)) in relays.iter().zip(&values) {
+            block.push(relay.clone());
+            if *twice {
+                block.push(relay.clone());
+            }
+        }
+        node.block(block);
+        node.block(relays);
+        let minted: U256 = recipients.iter().map(|r| node.balance(r)).sum();
+        let expected: u64 = values.iter().map(|(s, _, _)| *s).filter(|s| *s >= MIN_SAT).sum();
+        prop_assert_eq!(minted, wei(expected));
+        // The vault's UTXOs, summed from the per-outpoint records, back exactly that.
+        let recorded: u64 = txs
+            .iter()
+            .filter_map(|tx| record(&node, tx, 0))
+            .filter(|r| r.recipient.is_some())
+            .map(|r| r.value_sat)
+            .sum();
+        prop_assert_eq!(wei(recorded), minted);
+        prop_assert_eq!(wei(supply(&node)), minted);
+    }
+}
