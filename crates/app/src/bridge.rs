@@ -14,15 +14,15 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, U256};
-use bevm_btc_light::{spv, BlockHash, Chain, HeaderStore};
+use alloy_primitives::Address;
+use bevm_btc_light::{spv, BlockHash, Chain};
 use bevm_custody::{find_deposits, Deposit, Rejection, SignerSet, Vault};
 use bevm_evm::{
     bridge::{registered_recipient, BridgeVault},
     StateReader,
 };
 use bevm_primitives::{genesis::BridgeGenesis, units::sat_to_wei};
-use bevm_store::{StateChange, Store};
+use bevm_store::Store;
 use bitcoin::{
     consensus::deserialize,
     hashes::Hash as _,
@@ -326,7 +326,7 @@ pub fn parse_outpoint(s: &str) -> Result<([u8; 32], u32), String> {
 }
 
 fn view_get(view: &BtcState<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    view.get(key).map_err(|e| e.to_string())
+    view.get(key).map_err(|e| e.0)
 }
 
 fn bitcoin_network(n: bevm_btc_light::Network) -> bitcoin::Network {

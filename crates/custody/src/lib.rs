@@ -30,6 +30,12 @@ pub mod testing;
 mod deposit_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod bip327_tests;
+#[cfg(test)]
+mod bip340_tests;
+#[cfg(test)]
+mod bip341_sighash_tests;
 
 pub use deposit::{find_deposits, memo_script, parse_memo, Deposit, DepositForm, Rejection, MEMO_DATA_LEN};
 pub use musig::{KeyPathSession, PublicNonce, SecretNonce};

@@ -80,6 +80,9 @@ impl KeyPathSession {
             .with_seckey(scalar(seckey))
             .with_message(&self.message)
             .with_aggregated_pubkey(self.ctx.aggregated_pubkey::<Point>())
+            // BIP-327 NonceGen always hashes the extra input's length; musig2 only does when
+            // one is given, so an empty one makes the nonce exactly the BIP's.
+            .with_extra_input(&[0u8; 0])
             .build();
         let public = sec.public_nonce();
         (SecretNonce(sec), public)

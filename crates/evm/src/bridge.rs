@@ -15,11 +15,11 @@
 use std::sync::Arc;
 
 use alloy_primitives::{keccak256, Address, Bytes, Log, U256};
-use alloy_sol_types::{SolEvent, SolInterface, SolValue};
+use alloy_sol_types::{SolError, SolEvent, SolInterface, SolValue};
 use bevm_custody::Vault;
 use revm::{
     context_interface::{ContextTr, JournalTr},
-    interpreter::{CallInputs, InterpreterResult},
+    interpreter::CallInputs,
     precompile::{PrecompileHalt, PrecompileOutput},
 };
 
