@@ -1,7 +1,8 @@
 //! Vault derivation for large signer sets: BIP-327 KeyAgg of N keys, the N-key CHECKSIGADD
-//! leaf, the Taproot tweak and the address; and a deposit address of an existing vault.
+//! leaf, the Taproot tweak and the address; a deposit address of an existing vault; and one
+//! whole MuSig2 signing round of the largest vault in one process.
 
-use bevm_custody::{aggregate_key, key_sort, SignerSet, Vault};
+use bevm_custody::{aggregate_key, key_sort, KeyPathSession, PublicNonce, SignerSet, Vault};
 use bitcoin::{
     key::Secp256k1,
     secp256k1::{PublicKey, SecretKey},
@@ -41,7 +42,52 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("deposit_address", 999), |b| {
         b.iter(|| vault.deposit_address([0x42; 20], Network::Bitcoin))
     });
+    // One MuSig2 round for the largest vault: session (KeyAgg with the Taproot tweak), every
+    // signer's nonce, every partial signature, each verified, aggregated.
+    let secrets = secrets(999);
+    let secp = Secp256k1::signing_only();
+    let mut holders: Vec<(PublicKey, SecretKey)> =
+        secrets.iter().map(|s| (s.public_key(&secp), *s)).collect();
+    holders.sort_by_key(|(p, _)| p.serialize());
+    let vault = Vault::new(
+        SignerSet::new(holders.iter().map(|(p, _)| *p).collect(), None).expect("set"),
+        None,
+    )
+    .expect("vault");
+    g.sample_size(10);
+    g.bench_function(BenchmarkId::new("musig2_round", 999), |b| {
+        b.iter(|| {
+            let session = KeyPathSession::new(&vault, [0x5a; 32]).expect("session");
+            let round1: Vec<_> = holders
+                .iter()
+                .enumerate()
+                .map(|(i, (_, s))| {
+                    let mut random = [0x33; 32];
+                    random[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                    session.nonce(s, random)
+                })
+                .collect();
+            let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+            let agg = KeyPathSession::aggregate_nonces(&nonces);
+            let partials: Vec<_> = holders
+                .iter()
+                .zip(round1)
+                .map(|((_, s), (sec, _))| session.sign(s, sec, &agg).expect("partial"))
+                .collect();
+            session.aggregate(&nonces, &partials).expect("signature")
+        })
+    });
     g.finish();
+}
+
+fn secrets(n: usize) -> Vec<SecretKey> {
+    (0..n)
+        .map(|i| {
+            let mut b = [9u8; 32];
+            b[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            SecretKey::from_slice(&b).expect("scalar")
+        })
+        .collect()
 }
 
 criterion_group!(benches, bench);

@@ -120,10 +120,9 @@ fn spendable_coinbase(
     for height in 1..=tip.saturating_sub(100) {
         let hash = btc.call("getblockhash", json!([height]))?;
         let raw = btc.call("getblock", json!([hash, 0]))?;
-        let block: Block = deserialize(
-            &hex::decode(raw.as_str().context("getblock")?).context("getblock hex")?,
-        )
-        .context("getblock: not a block")?;
+        let block: Block =
+            deserialize(&hex::decode(raw.as_str().context("getblock")?).context("getblock hex")?)
+                .context("getblock: not a block")?;
         let coinbase = &block.txdata[0];
         let Some(out) = coinbase.output.first() else {
             continue;

@@ -303,11 +303,7 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
 pub const QUERY_NOT_FOUND: u32 = 2;
 
 /// `/bridge/vault`, and `/bridge/deposit` with data = `txid:vout` (`None`: never recorded).
-fn bridge_query(
-    app: &App,
-    path: &str,
-    data: &[u8],
-) -> Result<Option<serde_json::Value>, String> {
+fn bridge_query(app: &App, path: &str, data: &[u8]) -> Result<Option<serde_json::Value>, String> {
     let mempool = app.mempool();
     let bridge = mempool
         .bridge()

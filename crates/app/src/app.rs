@@ -16,9 +16,9 @@ use bevm_primitives::native::{is_native, NativeTx};
 
 use crate::{
     btc::Overlay,
-    native::NativeModules,
     genesis::build_genesis_state,
     mempool::{code, CheckError, Mempool},
+    native::NativeModules,
     AppError,
 };
 
@@ -149,7 +149,8 @@ impl App {
         let mut batch = Batch::default();
         let mut diff = build_genesis_state(&genesis, StateReader::latest(self.store.clone()));
         let modules = NativeModules::from_genesis(&genesis)?;
-        diff.changes.extend(modules.btc.genesis_state(&genesis.btc)?);
+        diff.changes
+            .extend(modules.btc.genesis_state(&genesis.btc)?);
         for (hash, code) in &diff.code {
             batch.put(Column::Code, hash.as_slice(), code);
         }

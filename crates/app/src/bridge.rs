@@ -32,8 +32,8 @@ use bitcoin::{
 
 use crate::{
     btc::{BtcModule, BtcState, Overlay},
-    native::NativeEffect,
     mempool::{code, CheckError},
+    native::NativeEffect,
     AppError,
 };
 
@@ -49,7 +49,6 @@ pub struct BridgeModule {
     pub min_deposit_sat: u64,
     pub confirmations: u32,
 }
-
 
 /// One recorded deposit.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -182,15 +181,16 @@ impl BridgeModule {
         let header_bytes: &[u8; 80] = proof
             .first_chunk()
             .ok_or_else(|| refuse(code::BRIDGE, "proof: shorter than a header".into()))?;
-        let block = BlockHash(bevm_btc_light::Header::decode(header_bytes)
-            .map_err(|e| refuse(code::BRIDGE, format!("proof: {e}")))?
-            .hash()
-            .0);
+        let block = BlockHash(
+            bevm_btc_light::Header::decode(header_bytes)
+                .map_err(|e| refuse(code::BRIDGE, format!("proof: {e}")))?
+                .hash()
+                .0,
+        );
         let view = BtcState::new(Some(store), overlay);
         let chain = Chain::new(&btc.params, &view, btc.horizon);
-        let inclusion =
-            spv::verify_tx_inclusion(&chain, &txid, &block, proof, self.confirmations)
-                .map_err(|e| refuse(code::BRIDGE, format!("deposit not proven: {e}")))?;
+        let inclusion = spv::verify_tx_inclusion(&chain, &txid, &block, proof, self.confirmations)
+            .map_err(|e| refuse(code::BRIDGE, format!("deposit not proven: {e}")))?;
 
         let reader = StateReader::latest(store.clone());
         let lookup_failed = std::cell::Cell::new(None);

@@ -338,7 +338,9 @@ mod tests {
         let spec = NetworkSpec {
             chain_id: "bevm-test".into(),
             genesis: Genesis {
-                bridge: Some(bevm_primitives::genesis::BridgeGenesis::with_signers(Vec::new())),
+                bridge: Some(bevm_primitives::genesis::BridgeGenesis::with_signers(
+                    Vec::new(),
+                )),
                 ..Genesis::devnet(1337)
             },
             ports: (0..3).map(Ports::standard).collect(),

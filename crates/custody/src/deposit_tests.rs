@@ -1,15 +1,17 @@
 //! Which outputs are deposits, and for whom.
 
 use bitcoin::{
-    absolute::LockTime, key::Secp256k1, transaction::Version, Amount, ScriptBuf, Transaction,
-    TxOut,
+    absolute::LockTime, key::Secp256k1, transaction::Version, Amount, ScriptBuf, Transaction, TxOut,
 };
 
 use crate::{testing::secret_keys, *};
 
 fn vault() -> Vault {
     let secp = Secp256k1::new();
-    let keys = secret_keys(3, 7).iter().map(|s| s.public_key(&secp)).collect();
+    let keys = secret_keys(3, 7)
+        .iter()
+        .map(|s| s.public_key(&secp))
+        .collect();
     Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault")
 }
 

@@ -24,21 +24,23 @@ mod taptree;
 mod vault;
 mod wallet;
 
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
-#[cfg(test)]
-mod deposit_tests;
-#[cfg(test)]
-mod tests;
 #[cfg(test)]
 mod bip327_tests;
 #[cfg(test)]
 mod bip340_tests;
 #[cfg(test)]
 mod bip341_sighash_tests;
+#[cfg(test)]
+mod deposit_tests;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
-pub use deposit::{find_deposits, memo_script, parse_memo, Deposit, DepositForm, Rejection, MEMO_DATA_LEN};
-pub use musig::{KeyPathSession, PublicNonce, SecretNonce};
+pub use deposit::{
+    find_deposits, memo_script, parse_memo, Deposit, DepositForm, Rejection, MEMO_DATA_LEN,
+};
+pub use musig::{AggregateNonce, KeyPathSession, PublicNonce, SecretNonce};
 pub use signers::{default_threshold, key_sort, SignerSet, MAX_SIGNERS};
 pub use taptree::{TapTree, TaprootOutput};
 pub use vault::{aggregate_key, Recovery, Vault, DEPOSIT_TAG};

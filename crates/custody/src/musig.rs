@@ -46,6 +46,10 @@ impl SecretNonce {
 /// A signer's public nonce (66 bytes on the wire).
 pub type PublicNonce = PubNonce;
 
+/// The sum of every signer's public nonce (66 bytes): computed once per round (by the
+/// coordinator, or by each signer) and signed against.
+pub type AggregateNonce = AggNonce;
+
 impl KeyPathSession {
     /// # Errors
     /// The tweak failing (negligible probability).
@@ -88,7 +92,12 @@ impl KeyPathSession {
         (SecretNonce(sec), public)
     }
 
-    /// Round 2: this signer's partial signature over everyone's public nonces. Consumes the
+    /// Between the rounds: the sum of everyone's public nonces.
+    pub fn aggregate_nonces(nonces: &[PublicNonce]) -> AggregateNonce {
+        AggNonce::sum(nonces)
+    }
+
+    /// Round 2: this signer's partial signature against the aggregate nonce. Consumes the
     /// secret nonce.
     ///
     /// # Errors
@@ -97,10 +106,9 @@ impl KeyPathSession {
         &self,
         seckey: &SecretKey,
         nonce: SecretNonce,
-        nonces: &[PublicNonce],
+        aggregate: &AggregateNonce,
     ) -> Result<PartialSignature, CustodyError> {
-        let agg = AggNonce::sum(nonces);
-        musig2::sign_partial(&self.ctx, scalar(seckey), nonce.0, &agg, self.message)
+        musig2::sign_partial(&self.ctx, scalar(seckey), nonce.0, aggregate, self.message)
             .map_err(|e| CustodyError::Signing(e.to_string()))
     }
 

@@ -33,10 +33,11 @@ pub fn sign_with_all(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) ->
         })
         .collect();
     let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let agg = KeyPathSession::aggregate_nonces(&nonces);
     let partials: Vec<_> = ordered
         .iter()
         .zip(round1)
-        .map(|(s, (sec, _))| session.sign(s, sec, &nonces).expect("partial"))
+        .map(|(s, (sec, _))| session.sign(s, sec, &agg).expect("partial"))
         .collect();
     session.aggregate(&nonces, &partials).expect("aggregate")
 }

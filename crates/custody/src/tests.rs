@@ -341,11 +341,12 @@ fn a_bad_partial_signature_names_its_signer_and_nonces_persist() {
         .map(|(i, s)| session.nonce(s, [i as u8; 32]))
         .collect();
     let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let agg = KeyPathSession::aggregate_nonces(&nonces);
     let mut partials = Vec::new();
     for (s, (sec, _)) in ordered.iter().zip(round1) {
         // The persisted form restores the same nonce.
         let restored = SecretNonce::from_bytes(&sec.to_bytes()).expect("restores");
-        partials.push(session.sign(s, restored, &nonces).expect("signs"));
+        partials.push(session.sign(s, restored, &agg).expect("signs"));
     }
     partials.swap(0, 2);
     assert_eq!(

@@ -7,12 +7,12 @@
 
 use std::{collections::HashSet, sync::Mutex};
 
-use bevm_btc_light::{block::BlockTxids, BlockHash};
 use ::bitcoin::{
     consensus::{deserialize, serialize},
     hashes::Hash as _,
     Block,
 };
+use bevm_btc_light::{block::BlockTxids, BlockHash};
 use tracing::{debug, info, warn};
 
 use crate::{BitcoinSource, L2Chain, RelayError};
@@ -136,8 +136,8 @@ impl<B: BitcoinSource + RawBlocks, L: L2Chain + L2Bridge> DepositScanner<B, L> {
         scripts: &HashSet<Vec<u8>>,
     ) -> Result<usize, RelayError> {
         let raw = self.bitcoin.raw_block(hash)?;
-        let block: Block = deserialize(&raw)
-            .map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
+        let block: Block =
+            deserialize(&raw).map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
         let txids = BlockTxids::parse(&raw)
             .map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
         if txids.header.hash() != *hash {
@@ -159,10 +159,7 @@ impl<B: BitcoinSource + RawBlocks, L: L2Chain + L2Bridge> DepositScanner<B, L> {
             let proof = txids.proof(&txid).ok_or_else(|| {
                 RelayError::Bitcoin(format!("block {hash} does not prove {}", tx.compute_txid()))
             })?;
-            match self
-                .l2
-                .submit_deposit(&serialize(tx), &proof.encode())?
-            {
+            match self.l2.submit_deposit(&serialize(tx), &proof.encode())? {
                 DepositOutcome::Accepted => {
                     info!(txid = %tx.compute_txid(), height, "relayed a deposit");
                     accepted += 1;

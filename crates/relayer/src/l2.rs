@@ -174,14 +174,20 @@ impl crate::deposits::L2Bridge for CometL2 {
         let v = self
             .query("/bridge/vault", "")?
             .ok_or_else(|| RelayError::L2("query /bridge/vault: no answer".into()))?;
-        let script = v["script_pubkey"].as_str().and_then(|h| hex::decode(h).ok());
-        let confirmations = v["confirmations"].as_u64().and_then(|c| u32::try_from(c).ok());
+        let script = v["script_pubkey"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok());
+        let confirmations = v["confirmations"]
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok());
         match (script, confirmations) {
             (Some(vault_script), Some(confirmations)) => Ok(Some(crate::deposits::BridgeInfo {
                 vault_script,
                 confirmations,
             })),
-            _ => Err(RelayError::L2(format!("unexpected /bridge/vault answer {v}"))),
+            _ => Err(RelayError::L2(format!(
+                "unexpected /bridge/vault answer {v}"
+            ))),
         }
     }
 

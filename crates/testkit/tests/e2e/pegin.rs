@@ -82,9 +82,13 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     let comet = Rpc::new(net.validators[0].ports.rpc);
     let eth = format!("http://127.0.0.1:{}", net.validators[0].ports.eth_rpc);
     let vault = btc_query(&comet, "/bridge/vault", "").expect("the devnet has a bridge");
-    let vault_script =
-        ScriptBuf::from_bytes(hex::decode(vault["script_pubkey"].as_str().expect("script")).expect("hex"));
-    assert!(vault["address"].as_str().expect("address").starts_with("bcrt1p"));
+    let vault_script = ScriptBuf::from_bytes(
+        hex::decode(vault["script_pubkey"].as_str().expect("script")).expect("hex"),
+    );
+    assert!(vault["address"]
+        .as_str()
+        .expect("address")
+        .starts_with("bcrt1p"));
 
     let funder = Funder::new();
     let a = Btcd::start_mining_to(&funder.address().to_string()).expect("btcd a");
@@ -105,7 +109,8 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
             (0, memo_script(alice.address().into_array())),
         ],
     );
-    a.send_raw_transaction(&serialize(&memo_deposit)).expect("btcd accepts the deposit");
+    a.send_raw_transaction(&serialize(&memo_deposit))
+        .expect("btcd accepts the deposit");
     a.generate(CONFIRMATIONS).expect("mines");
     wait_balance(&eth, &alice_addr, "1000000000000000000", 90);
 
@@ -129,13 +134,26 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
         .expect("bevm keys import");
     assert!(import.status.success());
     let out = std::process::Command::new(bin_dir().join("bevm"))
-        .args(["tx", "bridge", "deposit-address", &bob, "--from", "payer", "--rpc", &eth])
+        .args([
+            "tx",
+            "bridge",
+            "deposit-address",
+            &bob,
+            "--from",
+            "payer",
+            "--rpc",
+            &eth,
+        ])
         .arg("--keyring")
         .arg(&keyring)
         .output()
         .expect("bevm tx bridge deposit-address");
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bob_address = printed
         .split_whitespace()
         .find(|w| w.starts_with("bcrt1p"))
@@ -149,7 +167,8 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
         .script_pubkey();
     assert_ne!(bob_script, vault_script);
     let address_deposit = funder.pay(&a, 2, vec![(50_000_000, bob_script)]);
-    a.send_raw_transaction(&serialize(&address_deposit)).expect("btcd accepts");
+    a.send_raw_transaction(&serialize(&address_deposit))
+        .expect("btcd accepts");
     a.generate(CONFIRMATIONS).expect("mines");
     wait_balance(&eth, &bob, "500000000000000000", 90);
 
@@ -165,7 +184,12 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
         json["bytecode"].as_str().expect("bytecode"),
         &["constructor(string,string,uint256)", "Peg", "PEG", "1000"],
     );
-    cast_send(&eth, &alice_key, &token, &["transfer(address,uint256)", &bob, "7"]);
+    cast_send(
+        &eth,
+        &alice_key,
+        &token,
+        &["transfer(address,uint256)", &bob, "7"],
+    );
     assert_eq!(
         cast(&eth, &["call", &token, "balanceOf(address)(uint256)", &bob]).expect("call"),
         "7"
@@ -199,9 +223,13 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     let small = funder.pay(
         &a,
         3,
-        vec![(MIN_SAT - 1, vault_script.clone()), (0, memo_script(dave.into_array()))],
+        vec![
+            (MIN_SAT - 1, vault_script.clone()),
+            (0, memo_script(dave.into_array())),
+        ],
     );
-    a.send_raw_transaction(&serialize(&small)).expect("btcd accepts");
+    a.send_raw_transaction(&serialize(&small))
+        .expect("btcd accepts");
     a.generate(CONFIRMATIONS).expect("mines");
     let outpoint = format!("{}:0", small.compute_txid());
     let record = wait_for(Duration::from_secs(90), || {
@@ -210,10 +238,16 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     .expect("the small deposit is recorded");
     assert!(record["recipient"].is_null(), "{record}");
     assert!(
-        record["rejected"].as_str().expect("reason").contains("below the minimum"),
+        record["rejected"]
+            .as_str()
+            .expect("reason")
+            .contains("below the minimum"),
         "{record}"
     );
-    assert_eq!(cast(&eth, &["balance", &dave.to_string()]).expect("balance"), "0");
+    assert_eq!(
+        cast(&eth, &["balance", &dave.to_string()]).expect("balance"),
+        "0"
+    );
 
     // Reorganised out before its depth: Carol's deposit is mined on a, while b (cut off)
     // mines a longer branch holding a conflicting spend of the same coin.
@@ -222,11 +256,16 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     let doomed = funder.pay(
         &a,
         4,
-        vec![(20_000_000, vault_script.clone()), (0, memo_script(carol.into_array()))],
+        vec![
+            (20_000_000, vault_script.clone()),
+            (0, memo_script(carol.into_array())),
+        ],
     );
     let conflict = funder.pay(&b, 4, vec![(20_000_000, funder.address().script_pubkey())]);
-    a.send_raw_transaction(&serialize(&doomed)).expect("a accepts");
-    a.generate(CONFIRMATIONS - 1).expect("one block short of the depth");
+    a.send_raw_transaction(&serialize(&doomed))
+        .expect("a accepts");
+    a.generate(CONFIRMATIONS - 1)
+        .expect("one block short of the depth");
     // The L2 sees Carol's block one confirmation short, and the relayer has a scan to relay
     // it too early if the depth rule were broken.
     let short_tip = a.hash_at(a.height().expect("height")).expect("hash");
@@ -235,7 +274,8 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     })
     .expect("the light client holds Carol's block");
     std::thread::sleep(Duration::from_secs(3));
-    b.send_raw_transaction(&serialize(&conflict)).expect("b accepts");
+    b.send_raw_transaction(&serialize(&conflict))
+        .expect("b accepts");
     b.generate(CONFIRMATIONS + 2).expect("b's longer branch");
     b.rejoin(&a).expect("rejoin");
     let b_tip = b.hash_at(b.height().expect("height")).expect("hash");
@@ -250,7 +290,10 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     })
     .expect("the light client follows the reorg");
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(cast(&eth, &["balance", &carol.to_string()]).expect("balance"), "0");
+    assert_eq!(
+        cast(&eth, &["balance", &carol.to_string()]).expect("balance"),
+        "0"
+    );
     let doomed_outpoint = format!("{}:0", doomed.compute_txid());
     assert!(
         btc_query(&comet, "/bridge/deposit", &doomed_outpoint).is_none(),

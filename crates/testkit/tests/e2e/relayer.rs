@@ -39,7 +39,8 @@ fn relayer_follows_btcd_across_a_kill_and_a_reorg() {
 
     // Catching up one batch of 20 per block; killed with SIGKILL part-way.
     let dir = tempfile::tempdir().expect("tmp");
-    let mut relayer = Relayer::start(dir.path(), &a, &comet.url(), "", 20, 1).expect("relayer starts");
+    let mut relayer =
+        Relayer::start(dir.path(), &a, &comet.url(), "", 20, 1).expect("relayer starts");
     let part = wait_for(Duration::from_secs(60), || {
         btc_tip(&comet)
             .and_then(|t| t["height"].as_u64())

@@ -107,17 +107,20 @@ fn record(node: &TestNode, tx: &Transaction, vout: u32) -> Option<DepositRecord>
     let bridge = mempool.bridge().expect("bridge");
     let overlay = Default::default();
     let view = BtcState::new(Some(node.store()), &overlay);
-    let record = bridge
+    bridge
         .deposit(&view, &tx.compute_txid().to_byte_array(), vout)
-        .expect("read");
-    record
+        .expect("read")
 }
 
 fn supply(node: &TestNode) -> u64 {
     let mempool = node.app.mempool();
     let overlay = Default::default();
     let view = BtcState::new(Some(node.store()), &overlay);
-    let supply = mempool.bridge().expect("bridge").supply(&view).expect("read");
+    let supply = mempool
+        .bridge()
+        .expect("bridge")
+        .supply(&view)
+        .expect("read");
     supply
 }
 
@@ -163,7 +166,11 @@ fn a_memo_deposit_is_credited_once_after_its_confirmations() {
     let first = record(&node, &tx, 0).expect("recorded");
     assert_eq!(first.recipient, Some(alice));
     assert_eq!(first.value_sat, 150_000);
-    assert_eq!(record(&node, &tx, 1), None, "the memo itself is not a deposit");
+    assert_eq!(
+        record(&node, &tx, 1),
+        None,
+        "the memo itself is not a deposit"
+    );
 
     // The same deposit again: refused by CheckTx, a no-op in a block.
     let e = node.check(&relay).expect_err("already credited");
@@ -279,11 +286,8 @@ fn a_registered_deposit_address_credits_its_recipient() {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 12,
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("bridge-supply"),
-        )),
-        ..ProptestConfig::default()
+        cases: 24,
+        ..bevm_primitives::testing::proptest_config("bridge-supply")
     })]
 
     /// For any deposits (some below the minimum, some relayed twice, in any block layout),
