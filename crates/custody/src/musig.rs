@@ -13,7 +13,7 @@ use bitcoin::{
 };
 use musig2::{secp::Point, AggNonce, KeyAggContext, LiftedSignature, PartialSignature, PubNonce};
 
-use crate::{CustodyError, Vault};
+use crate::{CustodyError, TaprootOutput, Vault};
 
 /// One input's signing session: the vault's keys with the Taproot tweak, and the BIP-341
 /// sighash being signed.
@@ -51,14 +51,34 @@ pub type PublicNonce = PubNonce;
 pub type AggregateNonce = AggNonce;
 
 impl KeyPathSession {
+    /// A session spending the vault's own output.
+    ///
     /// # Errors
     /// The tweak failing (negligible probability).
     pub fn new(vault: &Vault, sighash: [u8; 32]) -> Result<Self, CustodyError> {
+        Self::for_output(vault, vault.output(), sighash)
+    }
+
+    /// A session spending `output`, one of the vault's outputs with its own script tree (a
+    /// per-recipient deposit output): same signers, that tree's Taproot tweak.
+    ///
+    /// # Errors
+    /// An output whose internal key is not the vault's; the tweak failing.
+    pub fn for_output(
+        vault: &Vault,
+        output: &TaprootOutput,
+        sighash: [u8; 32],
+    ) -> Result<Self, CustodyError> {
+        if output.internal_key != vault.internal_key() {
+            return Err(CustodyError::Signing(
+                "the output's internal key is not this vault's".into(),
+            ));
+        }
         let keys = points(vault.signers().keys())?;
         let ctx =
             KeyAggContext::new(keys.clone()).map_err(|e| CustodyError::KeyAgg(e.to_string()))?;
         // BIP-341: tweak with the tree's root, or with the key alone when there is no tree.
-        let ctx = match vault.output().merkle_root {
+        let ctx = match output.merkle_root {
             Some(root) => ctx.with_taproot_tweak(&root.to_byte_array()),
             None => ctx.with_unspendable_taproot_tweak(),
         }

@@ -327,6 +327,40 @@ fn musig2_key_path_signatures_verify_under_the_vault_output_key() {
 }
 
 #[test]
+fn deposit_outputs_are_signed_on_their_own_tweak() {
+    let secp = Secp256k1::new();
+    let mut secrets = secrets_of(4, 5);
+    secrets.sort_by_key(|s| s.public_key(&secp).serialize());
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let v = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    let deposit = v.deposit_output([3; 20]);
+    let sighash = [0x77; 32];
+    let session = KeyPathSession::for_output(&v, &deposit, sighash).expect("session");
+    assert_eq!(session.output_key().expect("key"), deposit.output_key);
+    assert_ne!(deposit.output_key, v.output().output_key);
+    let round1: Vec<_> = secrets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| session.nonce(s, [i as u8 + 1; 32]))
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let agg = KeyPathSession::aggregate_nonces(&nonces);
+    let partials: Vec<_> = secrets
+        .iter()
+        .zip(round1)
+        .map(|(s, (sec, _))| session.sign(s, sec, &agg).expect("partial"))
+        .collect();
+    let sig = session.aggregate(&nonces, &partials).expect("signature");
+    let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&sig).expect("64 bytes");
+    let msg = bitcoin::secp256k1::Message::from_digest(sighash);
+    secp.verify_schnorr(&sig, &msg, &deposit.output_key)
+        .expect("valid under the deposit output's key");
+    // An output of another vault is refused.
+    let other = vault(3, false).deposit_output([3; 20]);
+    assert!(KeyPathSession::for_output(&v, &other, sighash).is_err());
+}
+
+#[test]
 fn a_bad_partial_signature_names_its_signer_and_nonces_persist() {
     let secp = Secp256k1::new();
     let secrets = secrets_of(3, 4);
