@@ -40,8 +40,20 @@ enum Command {
     Dev(dev::DevCommand),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// Errors are printed as one line of causes (no backtrace, even with `RUST_BACKTRACE` set):
+/// they are for operators, not for debugging.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Init(args) => network::init(&args),
         Command::Testnet(args) => network::testnet(&args),
         Command::Keys(cmd) => keys::run(cmd),
