@@ -36,28 +36,29 @@ pub enum QueryCommand {
     Btc {
         #[command(subcommand)]
         what: BtcQuery,
-        /// CometBFT RPC of a node (its `abci_query` serves the light client).
-        #[arg(
-            long,
-            global = true,
-            env = "BEVM_COMET_RPC",
-            default_value = "http://127.0.0.1:26657"
-        )]
-        comet: String,
+        #[command(flatten)]
+        comet: CometRpc,
     },
     /// The BTC bridge: the vault, or a recorded deposit.
     Bridge {
         #[command(subcommand)]
         what: BridgeQuery,
-        /// CometBFT RPC of a node (its `abci_query` serves the bridge).
-        #[arg(
-            long,
-            global = true,
-            env = "BEVM_COMET_RPC",
-            default_value = "http://127.0.0.1:26657"
-        )]
-        comet: String,
+        #[command(flatten)]
+        comet: CometRpc,
     },
+}
+
+/// Where `abci_query` questions go.
+#[derive(clap::Args)]
+pub struct CometRpc {
+    /// CometBFT RPC of a node (its `abci_query` serves the light client and the bridge).
+    #[arg(
+        long = "comet",
+        global = true,
+        env = "BEVM_COMET_RPC",
+        default_value = "http://127.0.0.1:26657"
+    )]
+    url: String,
 }
 
 #[derive(Subcommand)]
@@ -94,7 +95,7 @@ pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
         let url = match &cmd {
             QueryCommand::Height { rpc } | QueryCommand::Balance { rpc, .. } => rpc,
             QueryCommand::Nonce { rpc, .. } | QueryCommand::Block { rpc, .. } => rpc,
-            QueryCommand::Btc { comet, .. } | QueryCommand::Bridge { comet, .. } => comet,
+            QueryCommand::Btc { comet, .. } | QueryCommand::Bridge { comet, .. } => &comet.url,
         };
         let client = HttpClientBuilder::default()
             .build(url)

@@ -68,15 +68,14 @@ impl Vault {
         self.output.address(network)
     }
 
+    /// The signers' x-only keys in KeySort order: the fallback leaf's keys, in its order.
+    pub fn leaf_keys(&self) -> Vec<XOnlyPublicKey> {
+        xonly(&self.signers)
+    }
+
     /// `<k1> CHECKSIG <k2> CHECKSIGADD … <kN> CHECKSIGADD <M> NUMEQUAL` over the signers.
     pub fn multisig_leaf(&self) -> ScriptBuf {
-        let keys: Vec<XOnlyPublicKey> = self
-            .signers
-            .keys()
-            .iter()
-            .map(|k| k.x_only_public_key().0)
-            .collect();
-        multi_a(Builder::new(), &keys, self.signers.threshold())
+        multi_a(Builder::new(), &self.leaf_keys(), self.signers.threshold())
     }
 
     /// `<after> CSV VERIFY` then the recovery keys' `multi_a`.
@@ -229,13 +228,20 @@ fn leaf_witness(
     Ok(Witness::from_slice(&stack))
 }
 
-fn vault_tree(signers: &SignerSet, recovery: Option<&Recovery>) -> TapTree {
-    let keys: Vec<XOnlyPublicKey> = signers
+fn xonly(signers: &SignerSet) -> Vec<XOnlyPublicKey> {
+    signers
         .keys()
         .iter()
         .map(|k| k.x_only_public_key().0)
-        .collect();
-    let multisig = TapTree::leaf(multi_a(Builder::new(), &keys, signers.threshold()));
+        .collect()
+}
+
+fn vault_tree(signers: &SignerSet, recovery: Option<&Recovery>) -> TapTree {
+    let multisig = TapTree::leaf(multi_a(
+        Builder::new(),
+        &xonly(signers),
+        signers.threshold(),
+    ));
     match recovery {
         None => multisig,
         Some(r) => TapTree::branch(multisig, TapTree::leaf(recovery_leaf(r))),

@@ -86,12 +86,7 @@ fn btcd_accepts_exactly_m_of_n_on_the_fallback_leaf() {
     assert_eq!(vault.signers().threshold(), 3);
     let btcd = Btcd::start_mining_to(&vault.address(Network::Regtest).to_string()).expect("btcd");
     let (mut tx, prevout) = funded_spend(&btcd, &vault);
-    let leaf_keys: Vec<_> = vault
-        .signers()
-        .keys()
-        .iter()
-        .map(|k| k.x_only_public_key().0)
-        .collect();
+    let leaf_keys = vault.leaf_keys();
     // The second signer (KeySort order) is absent.
     let mut signatures =
         leaf_signatures(&tx, &prevout, &vault.multisig_leaf(), &leaf_keys, &secrets);
@@ -181,12 +176,7 @@ fn btcd_accepts_the_largest_single_leaf_set_of_999_keys() {
     assert_eq!(vault.signers().threshold(), 666);
     let btcd = Btcd::start_mining_to(&vault.address(Network::Regtest).to_string()).expect("btcd");
     let (mut tx, prevout) = funded_spend(&btcd, &vault);
-    let leaf_keys: Vec<_> = vault
-        .signers()
-        .keys()
-        .iter()
-        .map(|k| k.x_only_public_key().0)
-        .collect();
+    let leaf_keys = vault.leaf_keys();
     // Every signer signs; the witness uses exactly the first 666.
     let signatures = leaf_signatures(&tx, &prevout, &vault.multisig_leaf(), &leaf_keys, &secrets);
     tx.input[0].witness = vault
