@@ -20,6 +20,8 @@ mod run;
 mod sync;
 
 #[cfg(test)]
+mod deposits_tests;
+#[cfg(test)]
 mod tests;
 
 pub use bitcoin::{Auth, BitcoinRpc, BitcoinSource};
