@@ -42,15 +42,18 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("deposit_address", 999), |b| {
         b.iter(|| vault.deposit_address([0x42; 20], Network::Bitcoin))
     });
-    // One MuSig2 round for the largest vault: session (KeyAgg with the Taproot tweak), every
-    // signer's nonce, every partial signature, each verified, aggregated.
-    let secrets = secrets(999);
+    // One MuSig2 round in one process: session (KeyAgg with the Taproot tweak), every
+    // signer's nonce, one aggregate nonce, every partial signature, each verified, aggregated.
+    // At 999 for the largest vault (with its fallback leaf), and at 1,000 for a key-path-only
+    // set (no single leaf can hold 1,000 keys).
+    let secrets = secrets(1000);
     let secp = Secp256k1::signing_only();
     let mut holders: Vec<(PublicKey, SecretKey)> =
         secrets.iter().map(|s| (s.public_key(&secp), *s)).collect();
     holders.sort_by_key(|(p, _)| p.serialize());
+    let largest_vault = &holders[..999];
     let vault = Vault::new(
-        SignerSet::new(holders.iter().map(|(p, _)| *p).collect(), None).expect("set"),
+        SignerSet::new(largest_vault.iter().map(|(p, _)| *p).collect(), None).expect("set"),
         None,
     )
     .expect("vault");
@@ -58,26 +61,38 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("musig2_round", 999), |b| {
         b.iter(|| {
             let session = KeyPathSession::new(&vault, [0x5a; 32]).expect("session");
-            let round1: Vec<_> = holders
-                .iter()
-                .enumerate()
-                .map(|(i, (_, s))| {
-                    let mut random = [0x33; 32];
-                    random[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                    session.nonce(s, random)
-                })
-                .collect();
-            let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-            let agg = KeyPathSession::aggregate_nonces(&nonces);
-            let partials: Vec<_> = holders
-                .iter()
-                .zip(round1)
-                .map(|((_, s), (sec, _))| session.sign(s, sec, &agg).expect("partial"))
-                .collect();
-            session.aggregate(&nonces, &partials).expect("signature")
+            musig2_round(&session, largest_vault)
+        })
+    });
+    let all: Vec<PublicKey> = holders.iter().map(|(p, _)| *p).collect();
+    g.bench_function(BenchmarkId::new("musig2_round_key_path_only", 1000), |b| {
+        b.iter(|| {
+            let session = KeyPathSession::for_keys(&all, None, [0x5a; 32]).expect("session");
+            musig2_round(&session, &holders)
         })
     });
     g.finish();
+}
+
+/// Both rounds by every holder (in KeySort order), aggregated and verified.
+fn musig2_round(session: &KeyPathSession, holders: &[(PublicKey, SecretKey)]) -> [u8; 64] {
+    let round1: Vec<_> = holders
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| {
+            let mut random = [0x33; 32];
+            random[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            session.nonce(s, random)
+        })
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let agg = KeyPathSession::aggregate_nonces(&nonces);
+    let partials: Vec<_> = holders
+        .iter()
+        .zip(round1)
+        .map(|((_, s), (sec, _))| session.sign(s, sec, &agg).expect("partial"))
+        .collect();
+    session.aggregate(&nonces, &partials).expect("signature")
 }
 
 fn secrets(n: usize) -> Vec<SecretKey> {

@@ -74,11 +74,25 @@ impl KeyPathSession {
                 "the output's internal key is not this vault's".into(),
             ));
         }
-        let keys = points(vault.signers().keys())?;
+        Self::for_keys(vault.signers().keys(), output.merkle_root, sighash)
+    }
+
+    /// A session for any key set in KeySort order and script-tree root (`None`: a key-path-only
+    /// output, BIP-341's unspendable tweak). The vault constructors above are the normal way
+    /// in; this one also serves a set too large for one fallback leaf.
+    ///
+    /// # Errors
+    /// Keys that do not aggregate; the tweak failing.
+    pub fn for_keys(
+        keys: &[PublicKey],
+        merkle_root: Option<bitcoin::taproot::TapNodeHash>,
+        sighash: [u8; 32],
+    ) -> Result<Self, CustodyError> {
+        let keys = points(keys)?;
         let ctx =
             KeyAggContext::new(keys.clone()).map_err(|e| CustodyError::KeyAgg(e.to_string()))?;
         // BIP-341: tweak with the tree's root, or with the key alone when there is no tree.
-        let ctx = match output.merkle_root {
+        let ctx = match merkle_root {
             Some(root) => ctx.with_taproot_tweak(&root.to_byte_array()),
             None => ctx.with_unspendable_taproot_tweak(),
         }

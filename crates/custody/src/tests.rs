@@ -327,6 +327,17 @@ fn musig2_key_path_signatures_verify_under_the_vault_output_key() {
 }
 
 #[test]
+fn a_key_path_only_set_signs_under_its_unspendable_tweak() {
+    let secp = Secp256k1::new();
+    let mut secrets = secrets_of(3, 6);
+    secrets.sort_by_key(|s| s.public_key(&secp).serialize());
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let output = TaprootOutput::new(&secp, aggregate_key(&keys).expect("aggregate"), None);
+    let session = KeyPathSession::for_keys(&keys, None, [9; 32]).expect("session");
+    assert_eq!(session.output_key().expect("key"), output.output_key);
+}
+
+#[test]
 fn deposit_outputs_are_signed_on_their_own_tweak() {
     let secp = Secp256k1::new();
     let mut secrets = secrets_of(4, 5);
