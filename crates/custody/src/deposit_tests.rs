@@ -1,8 +1,6 @@
 //! Which outputs are deposits, and for whom.
 
-use bitcoin::{
-    absolute::LockTime, key::Secp256k1, transaction::Version, Amount, ScriptBuf, Transaction, TxOut,
-};
+use bitcoin::{key::Secp256k1, ScriptBuf, Transaction};
 
 use crate::{testing::secret_keys, *};
 
@@ -16,18 +14,7 @@ fn vault() -> Vault {
 }
 
 fn tx(outputs: Vec<(u64, ScriptBuf)>) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: Vec::new(),
-        output: outputs
-            .into_iter()
-            .map(|(sat, script_pubkey)| TxOut {
-                value: Amount::from_sat(sat),
-                script_pubkey,
-            })
-            .collect(),
-    }
+    crate::testing::payment(outputs, 0)
 }
 
 fn op_return(data: &[u8]) -> ScriptBuf {

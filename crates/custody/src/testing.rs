@@ -41,3 +41,25 @@ pub fn sign_with_all(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) ->
         .collect();
     session.aggregate(&nonces, &partials).expect("aggregate")
 }
+
+/// A made-up Bitcoin transaction paying `outputs` (sat, script) from a fake coin named by
+/// `salt`: enough for code that only reads outputs or proves inclusion.
+pub fn payment(outputs: Vec<(u64, bitcoin::ScriptBuf)>, salt: u8) -> bitcoin::Transaction {
+    use bitcoin::{absolute::LockTime, hashes::Hash as _, transaction::Version};
+    bitcoin::Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: bitcoin::OutPoint::new(bitcoin::Txid::from_byte_array([salt; 32]), 0),
+            sequence: bitcoin::Sequence::MAX,
+            ..bitcoin::TxIn::default()
+        }],
+        output: outputs
+            .into_iter()
+            .map(|(sat, script_pubkey)| bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(sat),
+                script_pubkey,
+            })
+            .collect(),
+    }
+}

@@ -6,9 +6,8 @@ use std::cell::RefCell;
 
 use bevm_btc_light::{spv::MerkleProof, BlockHash, Header};
 use bitcoin::{
-    absolute::LockTime, block, consensus::serialize, hashes::Hash as _, transaction::Version,
-    Amount, Block, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode,
-    TxOut,
+    block, consensus::serialize, hashes::Hash as _, Block, CompactTarget, ScriptBuf, Transaction,
+    TxMerkleNode,
 };
 
 use crate::{
@@ -20,19 +19,7 @@ const VAULT: [u8; 3] = [0x51, 0x01, 0x01];
 const REGISTERED: [u8; 3] = [0x51, 0x01, 0x02];
 
 fn tx(salt: u8, script: &[u8]) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::new(bitcoin::Txid::from_byte_array([salt; 32]), 0),
-            sequence: Sequence::MAX,
-            ..TxIn::default()
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(50_000),
-            script_pubkey: ScriptBuf::from_bytes(script.to_vec()),
-        }],
-    }
+    bevm_custody::testing::payment(vec![(50_000, ScriptBuf::from_bytes(script.to_vec()))], salt)
 }
 
 /// Blocks 1..=n; block h holds a coinbase and `payments[h]`.

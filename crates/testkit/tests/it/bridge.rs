@@ -17,10 +17,7 @@ use bevm_testkit::{
     btc::{block_with_txids, mine_regtest, relay_tx},
     txs, TestNode,
 };
-use bitcoin::{
-    absolute::LockTime, consensus::serialize, hashes::Hash as _, key::Secp256k1,
-    transaction::Version, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
-};
+use bitcoin::{consensus::serialize, hashes::Hash as _, key::Secp256k1, ScriptBuf, Transaction};
 use proptest::prelude::*;
 
 const CONFIRMATIONS: u32 = 3;
@@ -56,22 +53,7 @@ fn tip(node: &TestNode) -> StoredHeader {
 
 /// A Bitcoin transaction with `outputs` (its input is made up: only inclusion is proven).
 fn bitcoin_tx(outputs: Vec<(u64, ScriptBuf)>, salt: u8) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::new(bitcoin::Txid::from_byte_array([salt; 32]), 0),
-            sequence: Sequence::MAX,
-            ..TxIn::default()
-        }],
-        output: outputs
-            .into_iter()
-            .map(|(sat, script_pubkey)| TxOut {
-                value: Amount::from_sat(sat),
-                script_pubkey,
-            })
-            .collect(),
-    }
+    bevm_custody::testing::payment(outputs, salt)
 }
 
 /// Mines a block holding `txs` (after a made-up coinbase) on the light client's tip plus
