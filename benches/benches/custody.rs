@@ -2,7 +2,7 @@
 //! leaf, the Taproot tweak and the address; a deposit address of an existing vault; and one
 //! whole MuSig2 signing round of the largest vault in one process.
 
-use bevm_custody::{aggregate_key, key_sort, KeyPathSession, PublicNonce, SignerSet, Vault};
+use bevm_custody::{aggregate_key, key_sort, testing::run_round, KeyPathSession, SignerSet, Vault};
 use bitcoin::{
     key::Secp256k1,
     secp256k1::{PublicKey, SecretKey},
@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
     let mut holders: Vec<(PublicKey, SecretKey)> =
         secrets.iter().map(|s| (s.public_key(&secp), *s)).collect();
     holders.sort_by_key(|(p, _)| p.serialize());
+    let ordered: Vec<SecretKey> = holders.iter().map(|(_, s)| *s).collect();
     let largest_vault = &holders[..999];
     let vault = Vault::new(
         SignerSet::new(largest_vault.iter().map(|(p, _)| *p).collect(), None).expect("set"),
@@ -61,38 +62,17 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("musig2_round", 999), |b| {
         b.iter(|| {
             let session = KeyPathSession::new(&vault, [0x5a; 32]).expect("session");
-            musig2_round(&session, largest_vault)
+            run_round(&session, &ordered[..999], [0x33; 32])
         })
     });
     let all: Vec<PublicKey> = holders.iter().map(|(p, _)| *p).collect();
     g.bench_function(BenchmarkId::new("musig2_round_key_path_only", 1000), |b| {
         b.iter(|| {
             let session = KeyPathSession::for_keys(&all, None, [0x5a; 32]).expect("session");
-            musig2_round(&session, &holders)
+            run_round(&session, &ordered, [0x33; 32])
         })
     });
     g.finish();
-}
-
-/// Both rounds by every holder (in KeySort order), aggregated and verified.
-fn musig2_round(session: &KeyPathSession, holders: &[(PublicKey, SecretKey)]) -> [u8; 64] {
-    let round1: Vec<_> = holders
-        .iter()
-        .enumerate()
-        .map(|(i, (_, s))| {
-            let mut random = [0x33; 32];
-            random[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            session.nonce(s, random)
-        })
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let agg = KeyPathSession::aggregate_nonces(&nonces);
-    let partials: Vec<_> = holders
-        .iter()
-        .zip(round1)
-        .map(|((_, s), (sec, _))| session.sign(s, sec, &agg).expect("partial"))
-        .collect();
-    session.aggregate(&nonces, &partials).expect("signature")
 }
 
 fn secrets(n: usize) -> Vec<SecretKey> {

@@ -262,28 +262,27 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
                 Err(e) => return fail(e.to_string()),
             }
         }
-        "/btc/tip" | "/btc/header" => match btc_query(app, path, data) {
-            Ok(Some(v)) => v,
-            Ok(None) => {
-                return res::Query {
-                    code: Code::from(QUERY_NOT_FOUND),
-                    log: "no such header".into(),
-                    ..res::Query::default()
+        "/btc/tip" | "/btc/header" | "/bridge/vault" | "/bridge/deposit" => {
+            let (answer, missing) = if path.starts_with("/btc/") {
+                (btc_query(app, path, data), "no such header")
+            } else {
+                (
+                    bridge_query(app, path, data),
+                    "no deposit recorded for this outpoint",
+                )
+            };
+            match answer {
+                Ok(Some(v)) => v,
+                Ok(None) => {
+                    return res::Query {
+                        code: Code::from(QUERY_NOT_FOUND),
+                        log: missing.into(),
+                        ..res::Query::default()
+                    }
                 }
+                Err(e) => return fail(e),
             }
-            Err(e) => return fail(e),
-        },
-        "/bridge/vault" | "/bridge/deposit" => match bridge_query(app, path, data) {
-            Ok(Some(v)) => v,
-            Ok(None) => {
-                return res::Query {
-                    code: Code::from(QUERY_NOT_FOUND),
-                    log: "no deposit recorded for this outpoint".into(),
-                    ..res::Query::default()
-                }
-            }
-            Err(e) => return fail(e),
-        },
+        }
         other => {
             return fail(format!(
                 "unknown query path {other:?}; known: /height, /account, /btc/tip, \

@@ -287,13 +287,13 @@ impl App {
         let started = std::time::Instant::now();
         // Native transactions (Bitcoin relays) run first, in block order, so that the EVM
         // transactions of the same block already see the headers they bring.
-        let mut btc_changes = Overlay::new();
+        let mut native_changes = Overlay::new();
         let mut mints = Vec::new();
         let native_results: Vec<TxResult> = req
             .txs
             .iter()
             .filter(|raw| is_native(raw))
-            .map(|raw| self.apply_native(raw, &mut btc_changes, &mut mints, req.time))
+            .map(|raw| self.apply_native(raw, &mut native_changes, &mut mints, req.time))
             .collect();
         let eth_txs: Vec<Bytes> = req
             .txs
@@ -316,7 +316,7 @@ impl App {
             bitcoin: self
                 .mempool
                 .btc()
-                .map(|b| b.reader(&self.store, btc_changes.clone())),
+                .map(|b| b.reader(&self.store, native_changes.clone())),
             bridge: self.mempool.modules().and_then(NativeModules::bridge_vault),
         };
         let mut state = BlockState::new(StateReader::latest(self.store.clone()));
@@ -380,7 +380,7 @@ impl App {
             .collect();
 
         let mut diff = state.into_diff();
-        diff.changes.extend(btc_changes);
+        diff.changes.extend(native_changes);
         let mut batch = Batch::default();
         for (hash, code) in &diff.code {
             batch.put(Column::Code, hash.as_slice(), code);

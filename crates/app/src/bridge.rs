@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::Address;
-use bevm_btc_light::{spv, BlockHash, Chain};
+use bevm_btc_light::{spv, Chain};
 use bevm_custody::{find_deposits, Deposit, Rejection, SignerSet, Vault};
 use bevm_evm::{
     bridge::{registered_recipient, BridgeVault},
@@ -115,38 +115,22 @@ impl BridgeModule {
         let keys = g
             .signers
             .iter()
-            .map(|k| {
-                hex::decode(k.trim_start_matches("0x"))
-                    .ok()
-                    .and_then(|b| PublicKey::from_slice(&b).ok())
-                    .ok_or_else(|| bad(format!("signer key {k:?} is not a compressed public key")))
-            })
+            .map(|k| parse_key(k, "signer", |b| PublicKey::from_slice(b).ok()))
             .collect::<Result<Vec<_>, _>>()?;
         let threshold = g.threshold.map(|t| t as usize);
         let signers = SignerSet::new(keys, threshold).map_err(|e| bad(e.to_string()))?;
-        let recovery = g
-            .recovery
-            .as_ref()
-            .map(|r| {
-                let keys = r
+        let recovery = match &g.recovery {
+            None => None,
+            Some(r) => Some(bevm_custody::Recovery {
+                keys: r
                     .keys
                     .iter()
-                    .map(|k| {
-                        hex::decode(k.trim_start_matches("0x"))
-                            .ok()
-                            .and_then(|b| XOnlyPublicKey::from_slice(&b).ok())
-                            .ok_or_else(|| {
-                                bad(format!("recovery key {k:?} is not a 32-byte x-only key"))
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok::<_, AppError>(bevm_custody::Recovery {
-                    keys,
-                    threshold: r.threshold as usize,
-                    after_blocks: r.after_blocks,
-                })
-            })
-            .transpose()?;
+                    .map(|k| parse_key(k, "recovery", |b| XOnlyPublicKey::from_slice(b).ok()))
+                    .collect::<Result<Vec<_>, _>>()?,
+                threshold: r.threshold as usize,
+                after_blocks: r.after_blocks,
+            }),
+        };
         let vault = Vault::new(signers, recovery).map_err(|e| bad(e.to_string()))?;
         Ok(Self {
             vault: Arc::new(BridgeVault {
@@ -163,9 +147,9 @@ impl BridgeModule {
     /// not recorded yet, crediting those that qualify.
     ///
     /// # Errors
-    /// A transaction or proof that does not parse or prove ([`code::BRIDGE`]), a
-    /// transaction paying the bridge nothing (also `BRIDGE`), deposits all recorded already
-    /// ([`code::DEPOSIT_KNOWN`]).
+    /// A transaction that does not parse or pays the bridge nothing ([`code::BRIDGE`]), a
+    /// proof the light client does not accept ([`code::DEPOSIT_UNPROVEN`]), deposits all
+    /// recorded already ([`code::DEPOSIT_KNOWN`]).
     pub fn relay_deposit(
         &self,
         btc: &BtcModule,
@@ -178,37 +162,21 @@ impl BridgeModule {
         let tx: Transaction = deserialize(raw_tx)
             .map_err(|e| refuse(code::BRIDGE, format!("not a Bitcoin transaction: {e}")))?;
         let txid = tx.compute_txid().to_byte_array();
-        let header_bytes: &[u8; 80] = proof
-            .first_chunk()
-            .ok_or_else(|| refuse(code::BRIDGE, "proof: shorter than a header".into()))?;
-        let block = BlockHash(
-            bevm_btc_light::Header::decode(header_bytes)
-                .map_err(|e| refuse(code::BRIDGE, format!("proof: {e}")))?
-                .hash()
-                .0,
-        );
         let view = BtcState::new(Some(store), overlay);
         let chain = Chain::new(&btc.params, &view, btc.horizon);
-        let inclusion = spv::verify_tx_inclusion(&chain, &txid, &block, proof, self.confirmations)
-            .map_err(|e| refuse(code::BRIDGE, format!("deposit not proven: {e}")))?;
+        let inclusion = spv::verify_tx_proof(&chain, &txid, proof, self.confirmations)
+            .map_err(|e| refuse(code::DEPOSIT_UNPROVEN, format!("deposit not proven: {e}")))?;
 
         let reader = StateReader::latest(store.clone());
-        let lookup_failed = std::cell::Cell::new(None);
         let deposits = find_deposits(
             &self.vault.vault,
             &tx,
-            |script| match registered_recipient(&reader, script.as_bytes()) {
-                Ok(found) => found.map(|a| a.into_array()),
-                Err(e) => {
-                    lookup_failed.set(Some(e.to_string()));
-                    None
-                }
+            |script| {
+                registered_recipient(&reader, script.as_bytes()).map(|r| r.map(Address::into_array))
             },
             self.min_deposit_sat,
-        );
-        if let Some(e) = lookup_failed.take() {
-            return Err(refuse(code::INTERNAL, e));
-        }
+        )
+        .map_err(|e| refuse(code::INTERNAL, e.to_string()))?;
         if deposits.is_empty() {
             return Err(refuse(
                 code::BRIDGE,
@@ -273,6 +241,25 @@ impl BridgeModule {
         }
     }
 
+    /// The value of a vault UTXO, if the outpoint is in the set.
+    ///
+    /// # Errors
+    /// Storage failures, a corrupt value.
+    pub fn utxo(
+        &self,
+        view: &BtcState<'_>,
+        txid: &[u8; 32],
+        vout: u32,
+    ) -> Result<Option<u64>, String> {
+        view_get(view, &outpoint_key(UTXO, txid, vout))?
+            .map(|b| {
+                b.try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| "corrupt vault UTXO".to_string())
+            })
+            .transpose()
+    }
+
     /// A recorded deposit.
     ///
     /// # Errors
@@ -323,6 +310,24 @@ pub fn parse_outpoint(s: &str) -> Result<([u8; 32], u32), String> {
         .ok_or_else(bad)?;
     txid.reverse();
     Ok((txid, vout.parse().map_err(|_| bad())?))
+}
+
+/// A genesis key in hex (with or without `0x`), parsed by `parse` (compressed signer keys,
+/// x-only recovery keys).
+fn parse_key<K>(
+    hex_key: &str,
+    role: &str,
+    parse: impl Fn(&[u8]) -> Option<K>,
+) -> Result<K, AppError> {
+    hex::decode(hex_key.trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| parse(&b))
+        .ok_or_else(|| {
+            AppError::BridgeGenesis(format!(
+                "{role} key {hex_key:?} is not a valid key (signers: 33-byte compressed, \
+                 recovery: 32-byte x-only, hex)"
+            ))
+        })
 }
 
 fn view_get(view: &BtcState<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, String> {

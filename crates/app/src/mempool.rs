@@ -41,7 +41,7 @@ pub struct Mempool {
     /// Module changes of the relays admitted since the last commit, so a relay may
     /// build on one still in the mempool: a relayer sends its batches back to back and they
     /// land in one block. Cleared at commit; CometBFT's re-check rebuilds it in mempool order.
-    btc_pending: Mutex<Overlay>,
+    native_pending: Mutex<Overlay>,
     pub(crate) senders: SenderCache,
 }
 
@@ -54,7 +54,7 @@ impl Mempool {
             next_base_fee: AtomicU64::new(0),
             head_time: AtomicU64::new(0),
             check: Mutex::default(),
-            btc_pending: Mutex::default(),
+            native_pending: Mutex::default(),
             senders: SenderCache::default(),
         }
     }
@@ -86,7 +86,7 @@ impl Mempool {
             .modules()
             .ok_or_else(|| refuse(code::INTERNAL, "the chain is not initialized yet"))?;
         let now = self.head_time.load(Ordering::SeqCst);
-        let mut pending = self.btc_pending.lock();
+        let mut pending = self.native_pending.lock();
         match modules.apply(raw, &self.store, &pending, now) {
             Ok(effect) => pending.extend(effect.writes),
             // Known only through the admitted relays: CometBFT may have dropped the one that
@@ -109,7 +109,7 @@ impl Mempool {
         self.next_base_fee.store(next_base_fee, Ordering::SeqCst);
         self.head_time.store(head_time, Ordering::SeqCst);
         self.check.lock().reset();
-        self.btc_pending.lock().clear();
+        self.native_pending.lock().clear();
     }
 
     /// Decodes a transaction and recovers its sender, remembering it so the CheckTx that
@@ -173,10 +173,13 @@ pub mod code {
     pub const BTC: u32 = 20;
     /// A valid relay whose headers are all known already (relayers take it as done).
     pub const BTC_KNOWN: u32 = 21;
-    /// A deposit relay refused by the bridge (not proven, pays the bridge nothing).
+    /// A deposit relay refused for good: malformed, paying the bridge nothing, no bridge.
     pub const BRIDGE: u32 = 22;
     /// A valid deposit relay whose deposits are all recorded already.
     pub const DEPOSIT_KNOWN: u32 = 23;
+    /// A deposit the light client does not prove yet (too few confirmations, a block off its
+    /// best chain): relayers try again later.
+    pub const DEPOSIT_UNPROVEN: u32 = 24;
     pub const INTERNAL: u32 = 100;
     /// Valid transaction that could not execute in its block (FinalizeBlock).
     pub const SKIPPED: u32 = 10;

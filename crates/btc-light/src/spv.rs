@@ -310,6 +310,30 @@ pub fn verify_tx_inclusion<S: HeaderStore + ?Sized>(
             expected: *block_hash,
         });
     }
+    verify_decoded(chain, txid, &proof, min_confirmations)
+}
+
+/// As [`verify_tx_inclusion`], for whatever block the proof's header names (the caller does
+/// not know the block in advance, as with a relayed deposit).
+///
+/// # Errors
+/// [`ProofError`] naming the first check that fails.
+pub fn verify_tx_proof<S: HeaderStore + ?Sized>(
+    chain: &Chain<'_, S>,
+    txid: &[u8; 32],
+    proof: &[u8],
+    min_confirmations: u32,
+) -> Result<TxInclusion, ProofError> {
+    verify_decoded(chain, txid, &MerkleProof::decode(proof)?, min_confirmations)
+}
+
+fn verify_decoded<S: HeaderStore + ?Sized>(
+    chain: &Chain<'_, S>,
+    txid: &[u8; 32],
+    proof: &MerkleProof,
+    min_confirmations: u32,
+) -> Result<TxInclusion, ProofError> {
+    let block_hash = &proof.header.hash();
     let block_height = chain
         .best_height_of(block_hash)?
         .ok_or(ProofError::NotOnBestChain(*block_hash))?;

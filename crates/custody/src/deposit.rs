@@ -91,12 +91,15 @@ pub fn parse_memo(script: &Script) -> Option<Result<[u8; 20], Rejection>> {
 /// recipient) and outputs paying a deposit address that `registered` maps to its recipient.
 /// Deposits under `min_sat` are rejected. Pure: the caller checks inclusion and double
 /// credit.
-pub fn find_deposits(
+///
+/// # Errors
+/// The first error of `registered` (the registry could not be read).
+pub fn find_deposits<E>(
     vault: &Vault,
     tx: &Transaction,
-    registered: impl Fn(&Script) -> Option<[u8; 20]>,
+    registered: impl Fn(&Script) -> Result<Option<[u8; 20]>, E>,
     min_sat: u64,
-) -> Vec<Deposit> {
+) -> Result<Vec<Deposit>, E> {
     let vault_script = vault.output().script_pubkey();
     let memos: Vec<Result<[u8; 20], Rejection>> = tx
         .output
@@ -114,7 +117,7 @@ pub fn find_deposits(
         let (form, recipient) = if *script == vault_script {
             (DepositForm::Memo, memo.clone())
         } else if script.is_p2tr() {
-            match registered(script) {
+            match registered(script)? {
                 Some(r) => (DepositForm::Address, Ok(r)),
                 None => continue,
             }
@@ -136,5 +139,5 @@ pub fn find_deposits(
             recipient,
         });
     }
-    out
+    Ok(out)
 }

@@ -23,11 +23,19 @@ pub fn sign_with_all(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) ->
     let mut ordered: Vec<&SecretKey> = secrets.iter().collect();
     ordered.sort_by_key(|s| s.public_key(&secp).serialize());
     let session = KeyPathSession::new(vault, sighash).expect("session");
+    let ordered: Vec<SecretKey> = ordered.into_iter().copied().collect();
+    run_round(&session, &ordered, sighash)
+}
+
+/// Both MuSig2 rounds of `session` by the holders of `ordered` (KeySort order of their
+/// keys), aggregated with every partial signature verified. Nonce randomness is `seed` with
+/// the signer's index in its first 8 bytes.
+pub fn run_round(session: &KeyPathSession, ordered: &[SecretKey], seed: [u8; 32]) -> [u8; 64] {
     let round1: Vec<(SecretNonce, PublicNonce)> = ordered
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut random = sighash;
+            let mut random = seed;
             random[..8].copy_from_slice(&(i as u64).to_le_bytes());
             session.nonce(s, random)
         })

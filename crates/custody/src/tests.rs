@@ -349,19 +349,7 @@ fn deposit_outputs_are_signed_on_their_own_tweak() {
     let session = KeyPathSession::for_output(&v, &deposit, sighash).expect("session");
     assert_eq!(session.output_key().expect("key"), deposit.output_key);
     assert_ne!(deposit.output_key, v.output().output_key);
-    let round1: Vec<_> = secrets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| session.nonce(s, [i as u8 + 1; 32]))
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let agg = KeyPathSession::aggregate_nonces(&nonces);
-    let partials: Vec<_> = secrets
-        .iter()
-        .zip(round1)
-        .map(|(s, (sec, _))| session.sign(s, sec, &agg).expect("partial"))
-        .collect();
-    let sig = session.aggregate(&nonces, &partials).expect("signature");
+    let sig = crate::testing::run_round(&session, &secrets, [1; 32]);
     let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&sig).expect("64 bytes");
     let msg = bitcoin::secp256k1::Message::from_digest(sighash);
     secp.verify_schnorr(&sig, &msg, &deposit.output_key)

@@ -30,7 +30,9 @@ pub enum DepositOutcome {
     Accepted,
     /// Every deposit of the transaction is recorded already.
     Known,
-    /// Refused, with the L2's reason.
+    /// Not proven by the L2's light client as it stands (its view moved): try again later.
+    Unproven(String),
+    /// Refused for good, with the L2's reason.
     Refused(String),
 }
 
@@ -168,9 +170,7 @@ impl<B: BitcoinSource + RawBlocks, L: L2Chain + L2Bridge> DepositScanner<B, L> {
                     debug!(txid = %tx.compute_txid(), "deposit already recorded");
                 }
                 // The L2's light client moved under us (a reorg): scan this block again.
-                DepositOutcome::Refused(why) if why.contains("not proven") => {
-                    return Err(RelayError::Refused(why));
-                }
+                DepositOutcome::Unproven(why) => return Err(RelayError::Refused(why)),
                 DepositOutcome::Refused(why) => {
                     warn!(txid = %tx.compute_txid(), reason = %why, "deposit refused");
                 }

@@ -90,7 +90,7 @@ struct L2<'a> {
     chain: &'a Chain,
     tip: RefCell<u32>,
     recorded: RefCell<Vec<[u8; 32]>>,
-    /// The next relay is refused with this reason.
+    /// The next relay is found unproven, with this reason.
     refuse_next: RefCell<Option<String>>,
 }
 
@@ -146,7 +146,7 @@ impl L2Bridge for &L2<'_> {
     }
     fn submit_deposit(&self, raw: &[u8], proof: &[u8]) -> Result<DepositOutcome, RelayError> {
         if let Some(why) = self.refuse_next.borrow_mut().take() {
-            return Ok(DepositOutcome::Refused(why));
+            return Ok(DepositOutcome::Unproven(why));
         }
         let txid = bevm_btc_light::block::txid(raw).expect("a transaction");
         let proven = MerkleProof::decode(proof)

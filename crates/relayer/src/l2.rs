@@ -137,7 +137,7 @@ impl L2Chain for CometL2 {
     }
 
     fn has_best_at(&self, height: u32) -> Result<bool, RelayError> {
-        Ok(self.query("/btc/header", &height.to_string())?.is_some())
+        Ok(crate::deposits::L2Bridge::best_hash_at(self, height)?.is_some())
     }
 
     fn submit(&self, headers: &[Header]) -> Result<(), RelayError> {
@@ -155,25 +155,21 @@ impl L2Chain for CometL2 {
     }
 }
 
-/// CheckTx codes of deposit relays (the app's `mempool::code`): every deposit recorded already.
+/// CheckTx codes of deposit relays (the app's `mempool::code`): every deposit recorded
+/// already, and not proven by the light client yet.
 const CODE_DEPOSIT_KNOWN: u64 = 23;
+const CODE_DEPOSIT_UNPROVEN: u64 = 24;
 /// L2 blocks asked for in one `eth_getLogs` (below the node's `max_logs_block_range`).
 const LOG_RANGE: u64 = 5_000;
 
 impl crate::deposits::L2Bridge for CometL2 {
     fn bridge(&self) -> Result<Option<crate::deposits::BridgeInfo>, RelayError> {
-        let result = self.call("abci_query", json!({ "path": "/bridge/vault", "data": "" }))?;
-        let response = &result["response"];
-        if response["code"].as_u64().unwrap_or(0) != 0 {
-            let log = response["log"].as_str().unwrap_or_default();
-            if log.contains("no bridge") {
-                return Ok(None);
-            }
-            return Err(RelayError::L2(format!("query /bridge/vault: {log}")));
-        }
-        let v = self
-            .query("/bridge/vault", "")?
-            .ok_or_else(|| RelayError::L2("query /bridge/vault: no answer".into()))?;
+        let v = match self.query("/bridge/vault", "") {
+            Ok(Some(v)) => v,
+            Err(RelayError::L2(e)) if e.contains("no bridge") => return Ok(None),
+            Ok(None) => return Err(RelayError::L2("query /bridge/vault: no answer".into())),
+            Err(e) => return Err(e),
+        };
         let script = v["script_pubkey"]
             .as_str()
             .and_then(|h| hex::decode(h).ok());
@@ -255,13 +251,15 @@ impl crate::deposits::L2Bridge for CometL2 {
         .encode();
         let params = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(relay) });
         match self.call("broadcast_tx_sync", params) {
-            Ok(r) => Ok(match r["code"].as_u64() {
-                Some(CODE_OK) => DepositOutcome::Accepted,
-                Some(CODE_DEPOSIT_KNOWN) => DepositOutcome::Known,
-                _ => DepositOutcome::Refused(
-                    r["log"].as_str().unwrap_or("no reason given").to_owned(),
-                ),
-            }),
+            Ok(r) => {
+                let log = || r["log"].as_str().unwrap_or("no reason given").to_owned();
+                Ok(match r["code"].as_u64() {
+                    Some(CODE_OK) => DepositOutcome::Accepted,
+                    Some(CODE_DEPOSIT_KNOWN) => DepositOutcome::Known,
+                    Some(CODE_DEPOSIT_UNPROVEN) => DepositOutcome::Unproven(log()),
+                    _ => DepositOutcome::Refused(log()),
+                })
+            }
             Err(RelayError::L2(e)) if e.contains("already exists in cache") => {
                 Ok(DepositOutcome::Known)
             }

@@ -94,6 +94,17 @@ fn record(node: &TestNode, tx: &Transaction, vout: u32) -> Option<DepositRecord>
         .expect("read")
 }
 
+fn utxo(node: &TestNode, tx: &Transaction, vout: u32) -> Option<u64> {
+    let mempool = node.app.mempool();
+    let overlay = Default::default();
+    let view = BtcState::new(Some(node.store()), &overlay);
+    mempool
+        .bridge()
+        .expect("bridge")
+        .utxo(&view, &tx.compute_txid().to_byte_array(), vout)
+        .expect("read")
+}
+
 fn supply(node: &TestNode) -> u64 {
     let mempool = node.app.mempool();
     let overlay = Default::default();
@@ -126,10 +137,10 @@ fn a_memo_deposit_is_credited_once_after_its_confirmations() {
     // One block short of the depth: refused, nothing recorded.
     let relay = confirm(&mut node, &[&tx], CONFIRMATIONS as usize - 1).remove(0);
     let e = node.check(&relay).expect_err("too few confirmations");
-    assert_eq!(e.code, code::BRIDGE);
+    assert_eq!(e.code, code::DEPOSIT_UNPROVEN);
     assert!(e.message.contains("confirmations"), "{}", e.message);
     let (results, _) = node.block(vec![relay.clone()]);
-    assert_eq!(results[0].code, code::BRIDGE);
+    assert_eq!(results[0].code, code::DEPOSIT_UNPROVEN);
     assert_eq!(node.balance(&alice), U256::ZERO);
 
     // One more block on top: both vault outputs are credited to the memo's recipient.
@@ -266,6 +277,19 @@ fn a_registered_deposit_address_credits_its_recipient() {
     assert_eq!(supply(&node), 80_000);
 }
 
+#[test]
+fn a_bridge_genesis_with_a_bad_key_is_refused_with_the_key_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = bevm_store::Store::open(dir.path().join("db")).expect("store");
+    let mut app = bevm_app::App::open(store).expect("app");
+    let mut genesis = Genesis::devnet(1337);
+    genesis.bridge = Some(BridgeGenesis::with_signers(vec!["02abcd".into()]));
+    let err = app
+        .init_chain(&serde_json::to_vec(&genesis).expect("json"), 0)
+        .expect_err("refused");
+    assert!(err.to_string().contains("signer key \"02abcd\""), "{err}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 24,
@@ -307,14 +331,15 @@ proptest! {
         let minted: U256 = recipients.iter().map(|r| node.balance(r)).sum();
         let expected: u64 = values.iter().map(|(s, _, _)| *s).filter(|s| *s >= MIN_SAT).sum();
         prop_assert_eq!(minted, wei(expected));
-        // The vault's UTXOs, summed from the per-outpoint records, back exactly that.
-        let recorded: u64 = txs
-            .iter()
-            .filter_map(|tx| record(&node, tx, 0))
-            .filter(|r| r.recipient.is_some())
-            .map(|r| r.value_sat)
-            .sum();
-        prop_assert_eq!(wei(recorded), minted);
+        // The vault's UTXO set backs exactly that, and so does the supply counter.
+        let in_vault: u64 = txs.iter().filter_map(|tx| utxo(&node, tx, 0)).sum();
+        prop_assert_eq!(wei(in_vault), minted);
         prop_assert_eq!(wei(supply(&node)), minted);
+        // Every deposit is recorded exactly once; rejected ones are not in the vault set.
+        for (tx, (sat, _, _)) in txs.iter().zip(&values) {
+            let r = record(&node, tx, 0).expect("recorded");
+            prop_assert_eq!(r.recipient.is_some(), *sat >= MIN_SAT);
+            prop_assert_eq!(utxo(&node, tx, 0).is_some(), *sat >= MIN_SAT);
+        }
     }
 }
