@@ -154,13 +154,7 @@ fn light_client_call(
     gas_limit: u64,
     reservoir: u64,
 ) -> PrecompileOutput {
-    let revert = |gas: u64, reason: String| {
-        PrecompileOutput::revert(
-            gas,
-            alloy_sol_types::Revert { reason }.abi_encode().into(),
-            reservoir,
-        )
-    };
+    let revert = |gas: u64, reason: String| revert_with(gas, reason, reservoir);
     let Ok(call) = IBitcoinLight::IBitcoinLightCalls::abi_decode(input) else {
         return revert(
             READ_GAS.min(gas_limit),
@@ -214,6 +208,16 @@ fn light_client_call(
         Ok(bytes) => PrecompileOutput::new(cost, bytes, reservoir),
         Err(reason) => revert(cost, format!("IBitcoinLight: {reason}")),
     }
+}
+
+/// A precompile revert with a Solidity `Error(string)` reason, as `require` gives, so ethers
+/// and cast decode it.
+pub(crate) fn revert_with(gas: u64, reason: String, reservoir: u64) -> PrecompileOutput {
+    PrecompileOutput::revert(
+        gas,
+        alloy_sol_types::Revert { reason }.abi_encode().into(),
+        reservoir,
+    )
 }
 
 /// A hash in internal byte order as Solidity sees it (display order).

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::{keccak256, Address, Bytes, Log, U256};
-use alloy_sol_types::{SolError, SolEvent, SolInterface, SolValue};
+use alloy_sol_types::{SolEvent, SolInterface, SolValue};
 use bevm_custody::Vault;
 use revm::{
     context_interface::{ContextTr, JournalTr},
@@ -61,13 +61,7 @@ pub(crate) fn run<CTX: ContextTr>(
     inputs: &CallInputs,
 ) -> Result<PrecompileOutput, String> {
     let reservoir = inputs.reservoir;
-    let revert = |gas: u64, reason: String| {
-        PrecompileOutput::revert(
-            gas,
-            alloy_sol_types::Revert { reason }.abi_encode().into(),
-            reservoir,
-        )
-    };
+    let revert = |gas: u64, reason: String| crate::bitcoin::revert_with(gas, reason, reservoir);
     let input = inputs.input.as_bytes(context).to_vec();
     let Ok(call) = IBridge::IBridgeCalls::abi_decode(&input) else {
         return Ok(revert(
@@ -89,6 +83,13 @@ pub(crate) fn run<CTX: ContextTr>(
         return Ok(revert(
             cost,
             "IBridge: registerDepositAddress writes state; send a transaction".into(),
+        ));
+    }
+    if recipient.is_zero() {
+        // Slot value zero means "not registered", and nobody holds the zero address's key.
+        return Ok(revert(
+            cost,
+            "IBridge: the recipient is the zero address".into(),
         ));
     }
     if inputs.call_value() != U256::ZERO {

@@ -256,20 +256,31 @@ fn a_registered_deposit_address_credits_its_recipient() {
     // Anyone registers Carol's address through the precompile (paying the gas), even
     // after she paid it; the view returns the same script first.
     let funded = node.keys[0].clone();
-    let register = txs::eip1559(
-        &funded,
-        1337,
-        0,
-        TxKind::Call(BRIDGE_ADDRESS),
-        U256::ZERO,
-        IBridge::registerDepositAddressCall { recipient: carol }
-            .abi_encode()
-            .into(),
-        200_000,
-        txs::Fees::default(),
-    );
-    let (results, _) = node.block(vec![register]);
-    assert_eq!(results[0].code, 0, "{}", results[0].log);
+    let register = |nonce: u64, recipient: Address, value: u64| {
+        txs::eip1559(
+            &funded,
+            1337,
+            nonce,
+            TxKind::Call(BRIDGE_ADDRESS),
+            U256::from(value),
+            IBridge::registerDepositAddressCall { recipient }
+                .abi_encode()
+                .into(),
+            200_000,
+            txs::Fees::default(),
+        )
+    };
+    // Refused by the precompile (reverted, nothing registered): the zero address, and value
+    // sent along. Then Carol's registration goes through.
+    let (results, _) = node.block(vec![
+        register(0, Address::ZERO, 0),
+        register(1, carol, 1),
+        register(2, carol, 0),
+    ]);
+    assert_eq!(results[0].log, "execution reverted");
+    assert_eq!(results[1].log, "execution reverted");
+    assert_eq!(results[2].code, 0, "{}", results[2].log);
+    assert_eq!(results[2].log, "", "Carol's registration succeeds");
     assert_eq!(node.check(&relay), Ok(0));
     let (results, _) = node.block(vec![relay]);
     assert_eq!(results[0].code, 0, "{}", results[0].log);
