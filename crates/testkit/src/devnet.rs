@@ -124,21 +124,36 @@ impl Devnet {
             net.start_validator(i)?;
         }
         for i in 0..validators {
-            net.wait_height(i, 1, Duration::from_secs(60))
-                .with_context(|| {
-                    format!("validator {i} produced no block; see {}", net.log_hint(i))
-                })?;
+            if net.wait_height(i, 1, Duration::from_secs(90)).is_none() {
+                let report = net.failure_report(i);
+                // Keep the homes: the logs are what explains a network that did not start.
+                if let Some(dir) = net.dir.take() {
+                    let _ = dir.keep();
+                }
+                bail!("validator {i} produced no block within 90 s\n{report}");
+            }
         }
         Ok(net)
     }
 
-    fn log_hint(&self, i: usize) -> String {
-        let home = &self.validators[i].home;
-        format!(
-            "{} and {}",
-            home.join("node.log").display(),
-            home.join("cometbft.log").display()
-        )
+    /// Whether each process of validator `i` still runs, with the end of its logs.
+    fn failure_report(&mut self, i: usize) -> String {
+        let v = &mut self.validators[i];
+        let node_up = v.node.as_mut().is_some_and(ChildGuard::is_running);
+        let comet_up = v.comet.as_mut().is_some_and(ChildGuard::is_running);
+        let mut report = format!("bevm-node running: {node_up}, cometbft running: {comet_up}\n");
+        for log in ["node.log", "cometbft.log"] {
+            let path = v.home.join(log);
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(25)..];
+            report.push_str(&format!(
+                "--- last lines of {}\n{}\n",
+                path.display(),
+                tail.join("\n")
+            ));
+        }
+        report
     }
 
     /// Starts (or restarts) bevm-node then cometbft of validator `i`.

@@ -61,13 +61,21 @@ impl Drop for ChildGuard {
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = 20_000 + (std::process::id() % 2000) as u16 * 10;
+    // Each test process starts at its own random point so that two suites running at once
+    // (two clones on one machine) rarely walk the same ports.
+    static START: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
+        (seed % 1_200) as u16 * 10
+    });
     loop {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 20_000;
-        let port = start.wrapping_add(offset);
-        if port < 20_000 {
-            continue;
-        }
+        // Ports 20000..32000: below Linux's ephemeral range (32768..), which outgoing
+        // connections draw from.
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + ((u32::from(start) + u32::from(offset)) % 12_000) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
