@@ -30,6 +30,7 @@ pub fn start(home: &Path) -> anyhow::Result<()> {
     let store = Store::open(&db_path)
         .with_context(|| format!("opening the database at {}", db_path.display()))?;
     let app = App::open(store.clone())?;
+    let on_exit = store.clone();
     let committed = app.info()?;
     tracing::info!(
         target: "bevm::node",
@@ -78,8 +79,14 @@ pub fn start(home: &Path) -> anyhow::Result<()> {
             _ = shutdown_signal() => tracing::info!(target: "bevm::node", "shutting down"),
         }
         let _ = rpc.stop();
-        Ok(())
-    })
+        anyhow::Ok(())
+    })?;
+    // Blocks already committed to CometBFT would be replayed anyway; writing them now makes the
+    // next start quicker.
+    on_exit
+        .flush()
+        .context("writing the last committed blocks to disk")?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

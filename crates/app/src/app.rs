@@ -188,9 +188,7 @@ impl App {
     /// The header of the last committed block.
     fn head(&self) -> Result<Header, AppError> {
         let height = self.info()?.height;
-        Ok(chain::block(&self.store, height)?
-            .ok_or(AppError::MissingBlock(height))?
-            .header)
+        chain::header(&self.store, height)?.ok_or(AppError::MissingBlock(height))
     }
 
     /// The base fee the next block will have.

@@ -32,8 +32,21 @@ impl SenderCache {
         self.senders.lock().get(hash).copied()
     }
 
-    /// Decodes every transaction of a block, in order.
+    /// Decodes every transaction of a block, in order, remembering the senders it recovered
+    /// (ProcessProposal recovers them once, FinalizeBlock then finds them).
     pub fn decode_all(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
+        let decoded = self.decode_all_uncached(txs, spec);
+        let mut map = self.senders.lock();
+        if map.len() + decoded.len() >= CAPACITY {
+            map.clear();
+        }
+        for tx in decoded.iter().flatten() {
+            map.insert(tx.hash, tx.sender);
+        }
+        decoded
+    }
+
+    fn decode_all_uncached(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
         let known: Vec<Option<Address>> = {
             let map = self.senders.lock();
             txs.iter()
@@ -71,5 +84,41 @@ impl SenderCache {
             decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), self.get(&hash))?;
         self.remember(hash, tx.sender);
         Ok(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_consensus::TxEip1559;
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_primitives::TxKind;
+    use bevm_primitives::{genesis::Genesis, keys::AccountKey};
+
+    use super::*;
+
+    #[test]
+    fn a_block_decoded_once_is_not_recovered_again() {
+        let spec = ChainSpec::from_genesis(&Genesis::devnet(1337));
+        let key = AccountKey::from_seed(b"senders");
+        let raw: Bytes = key
+            .sign_tx(TxEip1559 {
+                chain_id: 1337,
+                gas_limit: 21_000,
+                max_fee_per_gas: 1,
+                to: TxKind::Call(Address::repeat_byte(1)),
+                ..TxEip1559::default()
+            })
+            .encoded_2718()
+            .into();
+        let cache = SenderCache::default();
+        assert_eq!(cache.get(&keccak256(&raw)), None);
+        let decoded = cache.decode_all(&[raw.clone(), Bytes::from_static(b"\x02junk")], &spec);
+        assert_eq!(
+            decoded[0].as_ref().map(|t| t.sender).ok(),
+            Some(key.address())
+        );
+        assert!(decoded[1].is_err());
+        // What ProcessProposal recovered, FinalizeBlock looks up.
+        assert_eq!(cache.get(&keccak256(&raw)), Some(key.address()));
     }
 }

@@ -38,6 +38,11 @@ impl Column {
         Column::TxIndex,
     ];
 
+    /// Position in [`Column::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Column::Meta => "meta",
@@ -57,11 +62,19 @@ impl Column {
             self,
             Column::Latest | Column::Nodes | Column::Code | Column::TxIndex
         ) {
-            // Point lookups dominate: bloom filters skip files that cannot hold the key.
+            // Point lookups dominate: bloom filters skip files that cannot hold the key, and
+            // the memtable's own filter answers "absent" (every fresh recipient of a block)
+            // without walking the skip list.
             let mut table = rocksdb::BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
             table.set_cache_index_and_filter_blocks(true);
             opts.set_block_based_table_factory(&table);
+            opts.set_memtable_whole_key_filtering(true);
+            opts.set_memtable_prefix_bloom_ratio(0.05);
+        }
+        if matches!(self, Column::Latest | Column::Nodes | Column::History) {
+            // Hashes and hashed keys do not compress; trying costs compaction CPU.
+            opts.set_compression_type(rocksdb::DBCompressionType::None);
         }
         opts
     }

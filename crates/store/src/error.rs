@@ -6,6 +6,8 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("merkle tree: {0}")]
     Tree(String),
+    #[error("store writer: {0}")]
+    Writer(String),
     #[error("corrupt record in the database: {0}")]
     Corrupt(&'static str),
 }

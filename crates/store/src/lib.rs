@@ -5,17 +5,22 @@
 //!   readable ([`Store::get_at`]), so RPC can answer for past block numbers.
 //! - **Auxiliary columns** hold data derived from execution (blocks, receipts, the tx index,
 //!   contract code by hash), outside the commitment.
-//! - **Atomicity**: everything a block changes goes into one [`Batch`] written by
-//!   [`Store::write`] in a single RocksDB write batch, together with the new committed height.
-//!   A process killed at any moment leaves the store at the previous or the new height, never
-//!   in between; CometBFT's handshake then replays what is missing.
+//! - **Atomicity**: everything a block changes goes into one [`Batch`], written as a single
+//!   RocksDB write batch together with the new committed height. [`Store::write`] queues it
+//!   for a writer thread and returns (see [`writer`]); reads see queued batches at once. A
+//!   process killed at any moment leaves the database whole at some committed height, never
+//!   in between; CometBFT's handshake then replays the blocks after it.
+//! - **Caches**: the trie nodes and the latest state values a block touches are kept in
+//!   memory ([`cache`]), so execution and the state root rarely read RocksDB.
 
 #![forbid(unsafe_code)]
 
 mod batch;
+mod cache;
 mod error;
 mod state;
 pub mod trie;
+mod writer;
 
 pub use batch::{Batch, Column};
 pub use error::StoreError;
@@ -24,10 +29,18 @@ pub use state::{key_hash, PreparedState, StateChange};
 use std::{path::Path, sync::Arc};
 
 use alloy_primitives::B256;
+use parking_lot::Mutex;
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
+
+use crate::{cache::GenerationalCache, writer::Writer};
 
 const META_HEIGHT: &[u8] = b"height";
 const META_APP_HASH: &[u8] = b"app_hash";
+/// Latest state values kept in memory (an account record or a slot: under 100 bytes each).
+const VALUE_CACHE_ENTRIES: usize = 1 << 18;
+
+/// Latest values by key hash; `None` caches that a key does not exist.
+type ValueCache = Mutex<GenerationalCache<B256, Option<Vec<u8>>>>;
 
 /// A handle to the node's database. Cheap to clone; safe to share between the consensus thread
 /// and RPC readers.
@@ -35,6 +48,9 @@ const META_APP_HASH: &[u8] = b"app_hash";
 pub struct Store {
     db: Arc<DB>,
     nodes: Arc<trie::NodeCache>,
+    top: Arc<trie::TopNodes>,
+    values: Arc<ValueCache>,
+    writer: Arc<Writer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -66,11 +82,50 @@ impl Store {
         let cfs = Column::ALL
             .iter()
             .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
-        let db = DB::open_cf_descriptors(&opts, path.as_ref(), cfs)?;
-        Ok(Self {
-            db: Arc::new(db),
+        let db = Arc::new(DB::open_cf_descriptors(&opts, path.as_ref(), cfs)?);
+        let mut store = Self {
+            writer: Arc::new(Writer::start(db.clone())?),
+            db,
             nodes: Arc::default(),
-        })
+            top: Arc::default(),
+            values: Arc::new(Mutex::new(GenerationalCache::new(VALUE_CACHE_ENTRIES))),
+        };
+        store.rebuild_top()?;
+        Ok(store)
+    }
+
+    /// Restores the in-memory top of the trie from the nodes below it and checks that it
+    /// gives the committed app hash.
+    fn rebuild_top(&mut self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let mut stored = Vec::new();
+        // Keys start with the depth, so the nodes down to the top's depth come first.
+        let mode = rocksdb::IteratorMode::Start;
+        for item in self.db.iterator_cf(self.cf(Column::Nodes), mode) {
+            let (key, value) = item?;
+            if key
+                .first()
+                .is_some_and(|&depth| usize::from(depth) > trie::TOP_DEPTH)
+            {
+                break;
+            }
+            stored.push((trie::Nibbles::decode(&key)?, trie::Node::decode(&value)?));
+        }
+        for (at, node) in &stored {
+            if at.depth() == trie::TOP_DEPTH {
+                self.nodes.insert(*at, node.clone());
+            }
+        }
+        let (top, root) = trie::TopNodes::rebuild(stored)?;
+        let expected = self.committed()?.map(|c| c.app_hash);
+        if expected.is_some_and(|hash| hash != root.unwrap_or(trie::EMPTY_ROOT)) {
+            return Err(StoreError::Corrupt(
+                "the state trie does not give the committed app hash",
+            ));
+        }
+        self.top = Arc::new(top);
+        tracing::debug!(target: "bevm::store", took = ?started.elapsed(), "trie top rebuilt");
+        Ok(())
     }
 
     /// The last committed height and app hash, or `None` for a fresh store.
@@ -99,60 +154,47 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`] on a read failure.
     pub fn get_aux(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(queued) = self.writer.find(column, key) {
+            return Ok(queued);
+        }
         Ok(self.db.get_cf(self.cf(column), key)?)
     }
 
-    /// Iterates an auxiliary column from `start` forward, as long as `f` returns true.
+    /// Commits a block's changes atomically and records `committed` as the new height. Reads
+    /// see them as soon as this returns; the disk write follows on the writer thread.
     ///
     /// # Errors
-    /// [`StoreError::Db`] on a read failure.
-    pub fn scan_aux(
-        &self,
-        column: Column,
-        start: &[u8],
-        mut f: impl FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<(), StoreError> {
-        let mode = rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward);
-        for item in self.db.iterator_cf(self.cf(column), mode) {
-            let (k, v) = item?;
-            if !f(&k, &v) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes a block's changes atomically and records `committed` as the new height.
-    ///
-    /// # Errors
-    /// [`StoreError::Db`] if the write fails; nothing is applied then.
+    /// [`StoreError::Writer`] if an earlier disk write failed (the node must stop); nothing is
+    /// applied then.
     pub fn write(&self, mut batch: Batch, committed: Committed) -> Result<(), StoreError> {
         batch.put(Column::Meta, META_HEIGHT, &committed.height.to_be_bytes());
         batch.put(Column::Meta, META_APP_HASH, committed.app_hash.as_slice());
         let trie_writes = std::mem::take(&mut batch.trie_writes);
-        let started = std::time::Instant::now();
-        let ops = batch.len();
-        let mut wb = rocksdb::WriteBatch::default();
-        for (column, key, value) in batch.into_ops() {
-            match value {
-                Some(v) => wb.put_cf(self.cf(column), key, v),
-                None => wb.delete_cf(self.cf(column), key),
+        let queued = writer::QueuedBatch::new(batch.into_ops(), committed.height);
+        self.writer.submit(queued, |queued| {
+            self.top.apply(&trie_writes);
+            self.nodes
+                .apply(trie_writes.into_iter().filter(|(at, _)| !trie::is_top(at)));
+            let mut values = self.values.lock();
+            for (hash, value) in queued.latest() {
+                if let Ok(hash) = B256::try_from(hash.as_slice()) {
+                    values.insert(hash, value.clone());
+                }
             }
-        }
-        // No fsync: a killed process loses nothing that reached the OS; a power loss may lose
-        // the last blocks, which CometBFT replays on restart (its own WAL is fsynced).
-        let bytes = wb.size_in_bytes();
-        self.db.write(wb)?;
-        self.nodes.apply(trie_writes);
-        tracing::debug!(
-            target: "bevm::store",
-            height = committed.height,
-            ops,
-            bytes,
-            took = ?started.elapsed(),
-            "block written"
-        );
-        Ok(())
+        })
+    }
+
+    /// Waits until every committed block is on disk (shutdown, tests).
+    ///
+    /// # Errors
+    /// [`StoreError::Writer`] if a disk write failed.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.writer.flush()
+    }
+
+    #[cfg(test)]
+    fn pause_writer(&self, paused: bool) {
+        self.writer.pause(paused);
     }
 
     fn cf(&self, column: Column) -> &rocksdb::ColumnFamily {

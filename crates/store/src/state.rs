@@ -28,13 +28,16 @@ pub struct PreparedState {
     pub root: B256,
     version: u64,
     changes: Vec<(B256, Option<Vec<u8>>)>,
+    /// Every node write, for the in-memory trie.
     writes: Vec<(Nibbles, Option<Node>)>,
+    /// The node writes that reach the disk (the top's branches do not).
+    disk_writes: Vec<(Nibbles, Option<Node>)>,
 }
 
 impl PreparedState {
     /// Stages the values (latest and history) and the trie nodes.
     pub fn stage(self, batch: &mut Batch) {
-        for (at, node) in &self.writes {
+        for (at, node) in self.disk_writes {
             match node {
                 Some(node) => batch.put_owned(Column::Nodes, at.encode(), node.encode()),
                 None => batch.delete(Column::Nodes, &at.encode()),
@@ -69,7 +72,22 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`] on a read failure.
     pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get_aux(Column::Latest, key_hash(key).as_slice())
+        let hash = key_hash(key);
+        // Read before looking anywhere, so a value read from disk is only cached if no block
+        // was committed meanwhile (it could be older than that block's).
+        let epoch = self.writer.epoch();
+        if let Some(queued) = self.writer.find(Column::Latest, hash.as_slice()) {
+            return Ok(queued);
+        }
+        if let Some(cached) = self.values.lock().get(&hash) {
+            return Ok(cached);
+        }
+        let value = self.db.get_cf(self.cf(Column::Latest), hash.as_slice())?;
+        let mut values = self.values.lock();
+        if self.writer.epoch() == epoch {
+            values.insert(hash, value.clone());
+        }
+        Ok(value)
     }
 
     /// Reads a state key as it was after block `version`.
@@ -78,6 +96,9 @@ impl Store {
     /// [`StoreError`] on a read failure or a corrupt record.
     pub fn get_at(&self, key: &[u8], version: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let hash = key_hash(key);
+        if let Some(queued) = self.writer.find_at(hash.as_slice(), version) {
+            return Ok(queued);
+        }
         let seek = history_key(&hash, version);
         let mode = rocksdb::IteratorMode::From(&seek, rocksdb::Direction::Reverse);
         let Some(item) = self.db.iterator_cf(self.cf(Column::History), mode).next() else {
@@ -128,6 +149,7 @@ impl Store {
             root: update.root,
             version,
             changes,
+            disk_writes: self.top.disk_writes(&update.writes),
             writes: update.writes,
         })
     }
@@ -135,6 +157,9 @@ impl Store {
 
 impl NodeSource for Store {
     fn node(&self, at: &Nibbles) -> Result<Option<Node>, StoreError> {
+        if trie::is_top(at) {
+            return Ok(self.top.get(at));
+        }
         if let Some(node) = self.nodes.get(at) {
             return Ok(Some(node));
         }

@@ -78,6 +78,71 @@ fn last_write_of_a_key_wins_within_a_block() {
     assert_eq!(commit(&direct, vec![kv("a", "2")], 0), r);
 }
 
+#[test]
+fn committed_blocks_are_readable_before_they_reach_the_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    commit(&store, vec![kv("a", "1"), kv("b", "1")], 0);
+    store.flush().expect("flush");
+    // Block 1 and 2 stay queued in memory: reads must see them all the same.
+    store.pause_writer(true);
+    commit(&store, vec![kv("a", "2"), (b"b".to_vec(), None)], 1);
+    let mut batch = Batch::default();
+    batch.put(Column::Code, b"code", b"bytes");
+    let prepared = store.prepare_state(vec![kv("c", "3")], 2).expect("prepare");
+    let root = prepared.root;
+    prepared.stage(&mut batch);
+    store
+        .write(
+            batch,
+            Committed {
+                height: 2,
+                app_hash: root,
+            },
+        )
+        .expect("write");
+    let check = |store: &Store| {
+        assert_eq!(
+            store.committed().expect("meta"),
+            Some(Committed {
+                height: 2,
+                app_hash: root
+            })
+        );
+        assert_eq!(store.get_latest(b"a").expect("read"), Some(b"2".to_vec()));
+        assert_eq!(store.get_latest(b"b").expect("read"), None);
+        assert_eq!(store.get_latest(b"c").expect("read"), Some(b"3".to_vec()));
+        assert_eq!(store.get_at(b"a", 0).expect("read"), Some(b"1".to_vec()));
+        assert_eq!(store.get_at(b"a", 1).expect("read"), Some(b"2".to_vec()));
+        assert_eq!(store.get_at(b"b", 0).expect("read"), Some(b"1".to_vec()));
+        assert_eq!(store.get_at(b"b", 1).expect("read"), None);
+        assert_eq!(store.get_at(b"c", 1).expect("read"), None);
+        assert_eq!(store.get_at(b"c", 2).expect("read"), Some(b"3".to_vec()));
+        assert_eq!(
+            store.get_aux(Column::Code, b"code").expect("read"),
+            Some(b"bytes".to_vec())
+        );
+    };
+    check(&store);
+    // The trie builds on the queued blocks too: same root as a store that wrote everything.
+    let next = store
+        .prepare_state(vec![kv("d", "4")], 3)
+        .expect("prepare")
+        .root;
+    let other = tempfile::tempdir().expect("tempdir");
+    let direct = Store::open(other.path()).expect("open");
+    assert_eq!(
+        commit(&direct, vec![kv("a", "2"), kv("c", "3"), kv("d", "4")], 0),
+        next
+    );
+
+    // Once written, the disk holds exactly what the queue served.
+    store.pause_writer(false);
+    store.flush().expect("flush");
+    drop(store);
+    check(&Store::open(dir.path()).expect("reopen"));
+}
+
 proptest! {
     #![proptest_config(bevm_primitives::testing::proptest_config("store-determinism"))]
 
@@ -102,6 +167,37 @@ proptest! {
         // And the latest values agree.
         for k in 0u8..32 {
             prop_assert_eq!(a.get_latest(&[k]).expect("read"), b.get_latest(&[k]).expect("read"));
+        }
+    }
+
+    /// The top of the trie lives only in memory: a store reopened after every block (so the
+    /// top is rebuilt each time) reaches the same roots as one that never closed, and the disk
+    /// holds no branch above the top's depth.
+    #[test]
+    fn a_reopened_store_rebuilds_the_same_trie(
+        blocks in proptest::collection::vec(
+            proptest::collection::vec((0u16..600, proptest::option::of(any::<u8>())), 1..300),
+            1..4,
+        ),
+    ) {
+        let a_dir = tempfile::tempdir().expect("tempdir");
+        let b_dir = tempfile::tempdir().expect("tempdir");
+        let b = Store::open(b_dir.path()).expect("open");
+        for (version, writes) in blocks.iter().enumerate() {
+            let changes: Vec<StateChange> = writes
+                .iter()
+                .map(|(k, v)| (k.to_be_bytes().to_vec(), v.map(|v| vec![v])))
+                .collect();
+            let a = Store::open(a_dir.path()).expect("open rebuilds the top");
+            let root_a = commit(&a, changes.clone(), version as u64);
+            prop_assert_eq!(root_a, commit(&b, changes, version as u64));
+            a.flush().expect("flush");
+            let mut top_branches = 0;
+            a.db.iterator_cf(a.cf(Column::Nodes), rocksdb::IteratorMode::Start)
+                .map(|item| item.expect("read"))
+                .filter(|(k, v)| usize::from(k[0]) < trie::TOP_DEPTH && v[0] == 1)
+                .for_each(|_| top_branches += 1);
+            prop_assert_eq!(top_branches, 0);
         }
     }
 }

@@ -10,10 +10,12 @@
 //! - Nodes are stored by position and rewritten in place, so the tree costs one node per
 //!   position whatever the history; values of past heights stay readable from the history
 //!   column (see [`crate::Store::get_at`]), the tree commits to the latest state only.
-//! - Most reads hit [`NodeCache`], which holds the committed nodes near the root.
+//! - Branches above depth [`top::TOP_DEPTH`] live only in memory ([`TopNodes`]) and are
+//!   rebuilt when the store opens; most other reads hit [`NodeCache`].
 
 mod cache;
 mod node;
+mod top;
 mod update;
 
 #[cfg(test)]
@@ -21,6 +23,7 @@ mod tests;
 
 pub use cache::NodeCache;
 pub use node::{Branch, Leaf, Nibbles, Node};
+pub use top::{is_top, TopNodes, TOP_DEPTH};
 pub use update::{update, Change, NodeSource, TrieUpdate};
 
 use alloy_primitives::B256;

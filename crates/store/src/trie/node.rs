@@ -43,6 +43,45 @@ impl Nibbles {
         next
     }
 
+    /// The position above this one (the root is its own parent).
+    pub fn parent(&self) -> Nibbles {
+        let mut up = *self;
+        if let Some(last) = self.depth().checked_sub(1) {
+            up.bytes[last / 2] &= if last.is_multiple_of(2) { 0x0f } else { 0xf0 };
+            up.len -= 1;
+        }
+        up
+    }
+
+    /// The last nibble of the position (0 for the root).
+    pub fn last_nibble(&self) -> u8 {
+        match self.depth().checked_sub(1) {
+            Some(last) => nibble_at(&B256::from(self.bytes), last),
+            None => 0,
+        }
+    }
+
+    /// Decodes [`Nibbles::encode`]'s output.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for anything else.
+    pub fn decode(bytes: &[u8]) -> Result<Nibbles, StoreError> {
+        const BAD: StoreError = StoreError::Corrupt("trie position");
+        let (&len, packed) = bytes.split_first().ok_or(BAD)?;
+        if len > 64 || packed.len() != usize::from(len).div_ceil(2) {
+            return Err(BAD);
+        }
+        let mut at = Nibbles {
+            len,
+            bytes: [0; 32],
+        };
+        at.bytes[..packed.len()].copy_from_slice(packed);
+        if len % 2 == 1 && at.bytes[packed.len() - 1] & 0x0f != 0 {
+            return Err(BAD);
+        }
+        Ok(at)
+    }
+
     /// Key bytes in the `Nodes` column: length, then the packed nibbles.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 + self.depth().div_ceil(2));

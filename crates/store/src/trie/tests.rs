@@ -6,6 +6,26 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 
+#[test]
+fn positions_know_their_parent_and_round_trip() {
+    let at = Nibbles::ROOT.child(0xa).child(0x3).child(0xf);
+    assert_eq!(at.depth(), 3);
+    assert_eq!(at.last_nibble(), 0xf);
+    assert_eq!(at.parent(), Nibbles::ROOT.child(0xa).child(0x3));
+    assert_eq!(at.parent().parent().parent(), Nibbles::ROOT);
+    assert_eq!(Nibbles::ROOT.parent(), Nibbles::ROOT);
+    for p in [Nibbles::ROOT, at, at.parent(), at.child(0)] {
+        assert_eq!(Nibbles::decode(&p.encode()).expect("decodes"), p);
+    }
+    assert!(Nibbles::decode(&[]).is_err());
+    assert!(Nibbles::decode(&[3, 0xa3]).is_err(), "too short");
+    assert!(
+        Nibbles::decode(&[1, 0xa3]).is_err(),
+        "a nibble past the length"
+    );
+    assert!(Nibbles::decode(&[65; 34]).is_err(), "deeper than a hash");
+}
+
 /// An in-memory node store.
 #[derive(Default)]
 struct Mem(HashMap<Nibbles, Node>);

@@ -1,0 +1,111 @@
+//! The top of the trie, kept in memory.
+//!
+//! Every block rewrites nearly all branches above [`TOP_DEPTH`] (4,369 positions, 16 child
+//! hashes each): storing them would cost about 2 MB of writes per block for nodes that are
+//! rebuilt from the ones below in a fraction of a second. So branches above that depth are
+//! never stored; leaves above it are (nothing else could restore them), and so is everything
+//! at and below it. [`TopNodes::rebuild`] restores the top when the store opens.
+
+use alloy_primitives::{map::HashMap, B256};
+use parking_lot::Mutex;
+
+use super::node::{Branch, Nibbles, Node};
+use crate::StoreError;
+
+/// Positions shallower than this are "the top".
+pub const TOP_DEPTH: usize = 4;
+
+/// Whether `at` is in the top of the trie.
+pub fn is_top(at: &Nibbles) -> bool {
+    at.depth() < TOP_DEPTH
+}
+
+/// Every node above [`TOP_DEPTH`]: a position missing here is empty.
+#[derive(Debug, Default)]
+pub struct TopNodes {
+    nodes: Mutex<HashMap<Nibbles, Node>>,
+}
+
+impl TopNodes {
+    pub fn get(&self, at: &Nibbles) -> Option<Node> {
+        self.nodes.lock().get(at).cloned()
+    }
+
+    /// Applies a block's writes to the top (writes below it are ignored).
+    pub fn apply(&self, writes: &[(Nibbles, Option<Node>)]) {
+        let mut nodes = self.nodes.lock();
+        for (at, node) in writes.iter().filter(|(at, _)| is_top(at)) {
+            match node {
+                Some(node) => nodes.insert(*at, node.clone()),
+                None => nodes.remove(at),
+            };
+        }
+    }
+
+    /// What the disk gets for a block's writes (in order, a later write to a position wins):
+    /// those below the top as they are; in the top, the final leaf of a position, or the
+    /// delete of a stored leaf that a branch or nothing replaced.
+    pub fn disk_writes(&self, writes: &[(Nibbles, Option<Node>)]) -> Vec<(Nibbles, Option<Node>)> {
+        let mut out = Vec::with_capacity(writes.len());
+        let mut last_in_top: HashMap<Nibbles, usize> = HashMap::default();
+        for (i, (at, node)) in writes.iter().enumerate() {
+            if is_top(at) {
+                last_in_top.insert(*at, i);
+            } else {
+                out.push((*at, node.clone()));
+            }
+        }
+        let mut finals: Vec<usize> = last_in_top.into_values().collect();
+        finals.sort_unstable();
+        let nodes = self.nodes.lock();
+        for i in finals {
+            let (at, node) = &writes[i];
+            match node {
+                Some(Node::Leaf(leaf)) => out.push((*at, Some(Node::Leaf(*leaf)))),
+                _ if matches!(nodes.get(at), Some(Node::Leaf(_))) => out.push((*at, None)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Rebuilds the top from the stored nodes at positions up to [`TOP_DEPTH`] (any order;
+    /// deeper ones are ignored). Returns it with the root hash, `None` for an empty trie.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if a stored leaf sits where nodes below it exist.
+    pub fn rebuild(
+        stored: impl IntoIterator<Item = (Nibbles, Node)>,
+    ) -> Result<(Self, Option<B256>), StoreError> {
+        let mut levels: Vec<HashMap<Nibbles, Node>> =
+            (0..=TOP_DEPTH).map(|_| HashMap::default()).collect();
+        for (at, node) in stored {
+            // Branches in the top are never stored (older databases did store them).
+            if at.depth() <= TOP_DEPTH && !(is_top(&at) && matches!(node, Node::Branch(_))) {
+                levels[at.depth()].insert(at, node);
+            }
+        }
+        for depth in (0..TOP_DEPTH).rev() {
+            let mut branches: HashMap<Nibbles, Branch> = HashMap::default();
+            for (at, node) in &levels[depth + 1] {
+                branches
+                    .entry(at.parent())
+                    .or_default()
+                    .set(at.last_nibble(), Some(node.hash()));
+            }
+            for (at, branch) in branches {
+                if levels[depth].insert(at, Node::Branch(branch)).is_some() {
+                    return Err(StoreError::Corrupt("trie: a stored leaf above other nodes"));
+                }
+            }
+        }
+        let root = levels[0].get(&Nibbles::ROOT).map(Node::hash);
+        let top: HashMap<Nibbles, Node> = levels.into_iter().take(TOP_DEPTH).flatten().collect();
+        Ok((
+            Self {
+                nodes: Mutex::new(top),
+            },
+            root,
+        ))
+    }
+}

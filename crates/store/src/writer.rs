@@ -1,0 +1,249 @@
+//! The disk write of committed blocks, off the consensus thread.
+//!
+//! [`crate::Store::write`] hands a block's batch to the [`Writer`] and returns; a thread writes
+//! the batches to RocksDB in order, each as one atomic write batch. Until a batch is on disk
+//! its values are served from memory ([`Writer::find`]), so readers cannot tell the
+//! difference. A killed process loses at most the batches still queued: the database is then
+//! whole at an earlier height, which Info reports, and CometBFT's handshake replays the blocks
+//! after it from its own block store.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
+};
+
+use alloy_primitives::map::HashMap;
+use parking_lot::{Condvar, Mutex};
+use rocksdb::DB;
+
+use crate::{Column, StoreError};
+
+/// Blocks queued before Commit waits for the disk: bounds memory and the replay after a kill.
+const MAX_QUEUED: usize = 2;
+
+/// A value as a queued batch has it: `None` for a delete.
+type Staged = Option<Vec<u8>>;
+
+/// One block's writes, last write of each key only, indexed for reads.
+#[derive(Debug)]
+pub(crate) struct QueuedBatch {
+    height: u64,
+    columns: Vec<HashMap<Vec<u8>, Staged>>,
+}
+
+impl QueuedBatch {
+    pub(crate) fn new(ops: impl Iterator<Item = (Column, Vec<u8>, Staged)>, height: u64) -> Self {
+        let mut columns: Vec<HashMap<Vec<u8>, Staged>> =
+            Column::ALL.iter().map(|_| HashMap::default()).collect();
+        for (column, key, value) in ops {
+            columns[column.index()].insert(key, value);
+        }
+        Self { height, columns }
+    }
+
+    fn get(&self, column: Column, key: &[u8]) -> Option<&Staged> {
+        self.columns[column.index()].get(key)
+    }
+
+    /// The latest-value writes (key hash, value) of this batch.
+    pub(crate) fn latest(&self) -> impl Iterator<Item = (&Vec<u8>, &Staged)> {
+        self.columns[Column::Latest.index()].iter()
+    }
+
+    fn write_to(&self, db: &DB) -> Result<usize, rocksdb::Error> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for (column, entries) in Column::ALL.iter().zip(&self.columns) {
+            let Some(cf) = db.cf_handle(column.name()) else {
+                continue;
+            };
+            // In key order: RocksDB's skip list then resumes each insert from the previous
+            // one instead of searching from the top (the insert cost halves or better).
+            let mut sorted: Vec<_> = entries.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, value) in sorted {
+                match value {
+                    Some(v) => wb.put_cf(cf, key, v),
+                    None => wb.delete_cf(cf, key),
+                }
+            }
+        }
+        let bytes = wb.size_in_bytes();
+        // No fsync: a killed process loses nothing that reached the OS; a power loss may lose
+        // the last blocks, which CometBFT replays on restart (its own WAL is fsynced).
+        db.write(wb)?;
+        Ok(bytes)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    batches: VecDeque<Arc<QueuedBatch>>,
+    /// Set when a write failed; the failed batch stays queued so reads remain right.
+    failed: Option<String>,
+    closing: bool,
+    /// Tests hold batches in the queue with this.
+    paused: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+    /// Batches queued, read without the lock on the hot path.
+    queued: AtomicUsize,
+    /// Counts submissions; a reader filling a cache from disk checks it did not change.
+    epoch: AtomicU64,
+}
+
+/// The writer thread and its queue. Dropping it writes what is queued, then stops the thread.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(crate) fn start(db: Arc<DB>) -> Result<Self, StoreError> {
+        let shared = Arc::new(Shared::default());
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("bevm-store-writer".into())
+            .spawn(move || write_loop(&db, &worker))
+            .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a batch, after `publish` has run under the queue lock (so that caches change
+    /// together with what reads see). Waits while [`MAX_QUEUED`] batches are queued.
+    pub(crate) fn submit(
+        &self,
+        batch: QueuedBatch,
+        publish: impl FnOnce(&QueuedBatch),
+    ) -> Result<(), StoreError> {
+        let mut queue = self.shared.queue.lock();
+        while queue.batches.len() >= MAX_QUEUED && queue.failed.is_none() {
+            self.shared.changed.wait(&mut queue);
+        }
+        if let Some(e) = &queue.failed {
+            return Err(StoreError::Writer(e.clone()));
+        }
+        // The epoch moves before the caches change: a reader that read the disk before this
+        // batch then sees a new epoch and does not cache what it read.
+        self.shared.epoch.fetch_add(1, Ordering::AcqRel);
+        publish(&batch);
+        queue.batches.push_back(Arc::new(batch));
+        self.shared
+            .queued
+            .store(queue.batches.len(), Ordering::Release);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// The value of `key` in the newest queued batch that writes it: `Some(None)` if that
+    /// batch deletes it, `None` if no queued batch touches it.
+    pub(crate) fn find(&self, column: Column, key: &[u8]) -> Option<Staged> {
+        if self.shared.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let queue = self.shared.queue.lock();
+        queue
+            .batches
+            .iter()
+            .rev()
+            .find_map(|b| b.get(column, key).cloned())
+    }
+
+    /// As [`Writer::find`] for a state key hash as of height `version`.
+    pub(crate) fn find_at(&self, key_hash: &[u8], version: u64) -> Option<Staged> {
+        if self.shared.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let queue = self.shared.queue.lock();
+        queue
+            .batches
+            .iter()
+            .rev()
+            .filter(|b| b.height <= version)
+            .find_map(|b| b.get(Column::Latest, key_hash).cloned())
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.shared.epoch.load(Ordering::Acquire)
+    }
+
+    /// Holds (or releases) the queued batches in memory, for tests of reads before the disk.
+    #[cfg(test)]
+    pub(crate) fn pause(&self, paused: bool) {
+        self.shared.queue.lock().paused = paused;
+        self.shared.changed.notify_all();
+    }
+
+    /// Waits until every queued batch is on disk.
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        let mut queue = self.shared.queue.lock();
+        while !queue.batches.is_empty() && queue.failed.is_none() {
+            self.shared.changed.wait(&mut queue);
+        }
+        match &queue.failed {
+            Some(e) => Err(StoreError::Writer(e.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shared.queue.lock().closing = true;
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.thread.lock().take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_loop(db: &DB, shared: &Shared) {
+    loop {
+        let batch = {
+            let mut queue = shared.queue.lock();
+            loop {
+                if let (Some(front), false) = (queue.batches.front(), queue.paused) {
+                    break front.clone();
+                }
+                if queue.closing && (queue.batches.is_empty() || queue.paused) {
+                    return;
+                }
+                shared.changed.wait(&mut queue);
+            }
+        };
+        let started = std::time::Instant::now();
+        let result = batch.write_to(db);
+        let mut queue = shared.queue.lock();
+        match result {
+            Ok(bytes) => {
+                queue.batches.pop_front();
+                shared.queued.store(queue.batches.len(), Ordering::Release);
+                tracing::debug!(
+                    target: "bevm::store",
+                    height = batch.height,
+                    bytes,
+                    took = ?started.elapsed(),
+                    "block written"
+                );
+            }
+            Err(e) => {
+                tracing::error!(target: "bevm::store", height = batch.height, error = %e, "writing a block failed; the node stops committing");
+                queue.failed = Some(format!("writing block {}: {e}", batch.height));
+                shared.changed.notify_all();
+                return;
+            }
+        }
+        shared.changed.notify_all();
+    }
+}
