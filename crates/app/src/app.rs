@@ -383,11 +383,21 @@ impl App {
         for (hash, code) in &diff.code {
             batch.put(Column::Code, hash.as_slice(), code);
         }
-        let prepared = self.store.prepare_state(diff.changes, req.height)?;
+        // The transactions and receipts roots take the second core while this one computes
+        // the state root.
+        let (prepared, roots) = std::thread::scope(|s| {
+            let roots = s.spawn(|| executed.roots());
+            let prepared = self.store.prepare_state(diff.changes, req.height);
+            let roots = roots
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (prepared, roots)
+        });
+        let prepared = prepared?;
         let root = prepared.root;
         let rooted_at = started.elapsed();
         prepared.stage(&mut batch);
-        let (block, hash, receipts) = executed.seal(root);
+        let (block, hash, receipts) = executed.seal(root, roots);
         chain::stage_block(&mut batch, &block, hash, &receipts);
         tracing::debug!(
             target: "bevm::app",

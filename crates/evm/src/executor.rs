@@ -1,12 +1,12 @@
 //! Executes a block's transactions with revm and builds its Ethereum header and receipts.
 
 use alloy_consensus::{
-    proofs::{calculate_receipt_root, calculate_transaction_root},
-    Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction, TxEnvelope, EMPTY_OMMER_ROOT_HASH,
+    proofs::calculate_receipt_root, Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction,
+    EMPTY_OMMER_ROOT_HASH,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Bloom, Bytes, B256, B64, U256};
-use alloy_trie::EMPTY_ROOT_HASH;
+use alloy_trie::{root::ordered_trie_root_with_encoder, EMPTY_ROOT_HASH};
 use bevm_primitives::{tx::EthTx, FEE_POOL_ADDRESS};
 use revm::{
     context::{result::EVMError, Context},
@@ -31,9 +31,10 @@ pub enum TxOutcome {
     Skipped(String),
 }
 
-/// A block after execution, before its state root is known.
+/// A block after execution, before its roots are known.
 #[derive(Debug)]
 pub struct ExecutedBlock {
+    /// Everything but the state, transactions and receipts roots (see [`ExecutedBlock::seal`]).
     pub header: Header,
     pub txs: Vec<Bytes>,
     pub senders: Vec<alloy_primitives::Address>,
@@ -42,12 +43,36 @@ pub struct ExecutedBlock {
     pub outcomes: Vec<TxOutcome>,
 }
 
+/// A block's transactions and receipts roots: the costly part of sealing, computed apart so
+/// it can run alongside the state root.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockRoots {
+    pub transactions: B256,
+    pub receipts: B256,
+}
+
 impl ExecutedBlock {
-    /// Completes the header with the state root (the app hash) and returns the block to store
-    /// and its hash, keccak256(rlp(header)).
-    pub fn seal(self, state_root: B256) -> (StoredBlock, B256, Vec<ReceiptEnvelope>) {
+    /// The transactions root (over the EIP-2718 bytes as received) and the receipts root.
+    pub fn roots(&self) -> BlockRoots {
+        BlockRoots {
+            transactions: ordered_trie_root_with_encoder(&self.txs, |raw, out| {
+                out.extend_from_slice(raw)
+            }),
+            receipts: calculate_receipt_root(&self.receipts),
+        }
+    }
+
+    /// Completes the header with its roots (the state root is the app hash) and returns the
+    /// block to store and its hash, keccak256(rlp(header)).
+    pub fn seal(
+        self,
+        state_root: B256,
+        roots: BlockRoots,
+    ) -> (StoredBlock, B256, Vec<ReceiptEnvelope>) {
         let mut header = self.header;
         header.state_root = state_root;
+        header.transactions_root = roots.transactions;
+        header.receipts_root = roots.receipts;
         let hash = header.hash_slow();
         (
             StoredBlock {
@@ -139,13 +164,6 @@ pub fn execute_block(
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: FEE_POOL_ADDRESS,
         state_root: B256::ZERO,
-        transactions_root: calculate_transaction_root(
-            &included
-                .iter()
-                .map(|t| t.envelope.clone())
-                .collect::<Vec<TxEnvelope>>(),
-        ),
-        receipts_root: calculate_receipt_root(&receipts),
         logs_bloom: bloom,
         difficulty: U256::ZERO,
         number: input.number,

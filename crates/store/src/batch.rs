@@ -58,6 +58,7 @@ impl Column {
 
     pub(crate) fn options(self) -> Options {
         let mut opts = Options::default();
+        let mut table = rocksdb::BlockBasedOptions::default();
         if matches!(
             self,
             Column::Latest | Column::Nodes | Column::Code | Column::TxIndex
@@ -65,10 +66,8 @@ impl Column {
             // Point lookups dominate: bloom filters skip files that cannot hold the key, and
             // the memtable's own filter answers "absent" (every fresh recipient of a block)
             // without walking the skip list.
-            let mut table = rocksdb::BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
             table.set_cache_index_and_filter_blocks(true);
-            opts.set_block_based_table_factory(&table);
             opts.set_memtable_whole_key_filtering(true);
             opts.set_memtable_prefix_bloom_ratio(0.05);
         }
@@ -76,6 +75,7 @@ impl Column {
             // Hashes and hashed keys do not compress; trying costs compaction CPU.
             opts.set_compression_type(rocksdb::DBCompressionType::None);
         }
+        opts.set_block_based_table_factory(&table);
         opts
     }
 }
@@ -84,7 +84,8 @@ impl Column {
 #[derive(Debug, Default)]
 pub struct Batch {
     ops: Vec<(Column, Vec<u8>, Option<Vec<u8>>)>,
-    /// The trie writes among `ops`, decoded, for the node cache once they are on disk.
+    /// Every trie write of the block, for the in-memory trie (the top's branches are not
+    /// among `ops`: they never reach the disk).
     pub(crate) trie_writes: Vec<(Nibbles, Option<Node>)>,
 }
 

@@ -228,6 +228,44 @@ fn headers_chain_and_survive_reopening() {
     );
 }
 
+#[test]
+fn header_roots_follow_ethereums_definitions() {
+    let mut node = TestNode::new(2);
+    let (a, b) = (node.keys[0].clone(), node.keys[1].clone());
+    let supply = U256::from(1_000_000u64);
+    let block = vec![
+        txs::legacy(&a, 1337, 0, TxKind::Call(b.address()), U256::from(5u64), 10_000_000_000),
+        txs::deploy_token(&b, 1337, 0, supply),
+        txs::transfer(&a, 1337, 1, Address::repeat_byte(7), U256::from(1u64)),
+    ];
+    let (results, _) = node.block(block);
+    assert!(results.iter().all(|r| r.code == 0), "{results:?}");
+    let store = node.store().clone();
+    let stored = chain::block(&store, 1).expect("read").expect("block");
+    let receipts = chain::receipts(&store, 1).expect("read").expect("receipts");
+    let envelopes: Vec<alloy_consensus::TxEnvelope> = stored
+        .txs
+        .iter()
+        .map(|raw| alloy_consensus::TxEnvelope::decode_2718_exact(raw).expect("decodes"))
+        .collect();
+    let header = &stored.header;
+    // Recomputed from the decoded transactions and the receipts, by alloy's own code.
+    assert_eq!(
+        header.transactions_root,
+        alloy_consensus::proofs::calculate_transaction_root(&envelopes)
+    );
+    assert_eq!(
+        header.receipts_root,
+        alloy_consensus::proofs::calculate_receipt_root(&receipts)
+    );
+    assert!(receipts.iter().any(|r| !r.logs().is_empty()), "the deploy logs");
+    let mut bloom = alloy_primitives::Bloom::default();
+    for r in &receipts {
+        bloom.accrue_bloom(r.logs_bloom());
+    }
+    assert_eq!(header.logs_bloom, bloom);
+}
+
 use alloy_eips::eip2718::Decodable2718 as _;
 
 /// Value transfers of 1 wei with nonces `nonces` and the given fees.
