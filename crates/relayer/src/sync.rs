@@ -15,7 +15,7 @@ use std::{
 
 use bevm_btc_light::{BlockHash, Header};
 
-use crate::{BitcoinSource, L2Chain, RelayError};
+use crate::{BitcoinSource, L2Chain, L2Tip, RelayError};
 
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct Syncer<B, L> {
     pub stop: Arc<AtomicBool>,
     /// The L2's lowest best-chain height (its checkpoint), found once.
     floor: Cell<Option<u32>>,
+    /// The L2's tip as read while finding the floor, for the first step's ancestor search.
+    first_tip: Cell<Option<L2Tip>>,
 }
 
 impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
@@ -59,6 +61,7 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
             commit_poll: Duration::from_millis(100),
             stop: Arc::default(),
             floor: Cell::new(None),
+            first_tip: Cell::new(None),
         }
     }
 
@@ -72,7 +75,10 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         let bitcoin_tip = self.bitcoin.best_height()?;
         let floor = self.floor()?;
         // From the node's tip, not the L2's: the L2 may hold a taller, lighter side branch.
-        let (base, base_hash) = self.common_ancestor(bitcoin_tip, floor)?;
+        let (base, base_hash) = match self.first_tip_on_node_chain(bitcoin_tip)? {
+            Some(found) => found,
+            None => self.common_ancestor(bitcoin_tip, floor)?,
+        };
         if base == bitcoin_tip {
             return Ok(Progress::UpToDate { height: base });
         }
@@ -113,7 +119,9 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         if let Some(floor) = self.floor.get() {
             return Ok(floor);
         }
-        let (mut low, mut high) = (0, self.l2.tip()?.height); // high is held; is low?
+        let tip = self.l2.tip()?;
+        self.first_tip.set(Some(tip));
+        let (mut low, mut high) = (0, tip.height); // high is held; is low?
         if !self.l2.has_best_at(low)? {
             while high - low > 1 {
                 let mid = low + (high - low) / 2;
@@ -127,6 +135,23 @@ impl<B: BitcoinSource, L: L2Chain> Syncer<B, L> {
         }
         self.floor.set(Some(low));
         Ok(low)
+    }
+
+    /// Once, after a start: the L2's tip when the node's best chain holds it. It is then the
+    /// highest block both hold (a higher one on that chain would descend from it, have more
+    /// work, and be the L2's tip), and the search below, tens of queries on a long catch-up,
+    /// is not needed.
+    fn first_tip_on_node_chain(
+        &self,
+        bitcoin_tip: u32,
+    ) -> Result<Option<(u32, BlockHash)>, RelayError> {
+        let Some(tip) = self.first_tip.take() else {
+            return Ok(None);
+        };
+        if tip.height > bitcoin_tip || self.bitcoin.hash_at(tip.height)? != tip.hash {
+            return Ok(None);
+        }
+        Ok(Some((tip.height, tip.hash)))
     }
 
     /// The highest block of the node's best chain that the L2 holds, searching down from

@@ -90,6 +90,8 @@ struct MemL2 {
     params: Params,
     store: RefCell<MemStore>,
     submissions: RefCell<usize>,
+    /// `contains` queries: the ancestor search's cost.
+    probes: RefCell<usize>,
 }
 
 const HORIZON: u32 = 2016;
@@ -111,6 +113,7 @@ impl MemL2 {
             params,
             store: RefCell::new(store),
             submissions: RefCell::new(0),
+            probes: RefCell::new(0),
         }
     }
 }
@@ -129,6 +132,7 @@ impl L2Chain for MemL2 {
     }
 
     fn contains(&self, hash: &BlockHash) -> Result<bool, RelayError> {
+        *self.probes.borrow_mut() += 1;
         let store = self.store.borrow();
         let chain = Chain::new(&self.params, &*store, HORIZON);
         Ok(chain
@@ -288,6 +292,48 @@ fn headers_the_l2_already_holds_are_not_sent_again() {
         }
     );
     assert_eq!(*s.l2.submissions.borrow(), 2);
+}
+
+#[test]
+fn a_restarted_relayer_continues_from_the_l2_tip_without_searching() {
+    let chain = regtest_from_genesis(600);
+    let l2 = MemL2::new();
+    l2.submit(&chain[..450]).expect("relayed before the restart");
+    let s = with_l2(chain, l2, 1000);
+    assert_eq!(
+        s.step().expect("step"),
+        Progress::Relayed {
+            from: 451,
+            to: 600,
+            bitcoin_tip: 600
+        }
+    );
+    // One probe: the wait for the batch's commit. The search (from 600 down to 450 and
+    // back up by bisection) would have taken about fifteen more.
+    assert_eq!(*s.l2.probes.borrow(), 1, "the L2 tip is on the node's chain");
+}
+
+#[test]
+fn a_restarted_relayer_whose_l2_tip_was_abandoned_starts_at_the_fork() {
+    let a = regtest_from_genesis(80);
+    let l2 = MemL2::new();
+    l2.submit(&a).expect("branch a relayed before the restart");
+    // Meanwhile the node moved to a heavier branch forking at height 37.
+    let fork = &a[36];
+    let b: Vec<Header> = a[..37]
+        .iter()
+        .copied()
+        .chain(mine_regtest(fork.hash(), fork.time, 46, 9))
+        .collect();
+    let s = with_l2(b, l2, 1000);
+    assert_eq!(
+        s.step().expect("step"),
+        Progress::Relayed {
+            from: 38,
+            to: 83,
+            bitcoin_tip: 83
+        }
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@ pub(crate) struct GenerationalCache<K, V> {
     generation: usize,
 }
 
-impl<K: Hash + Eq, V: Clone> GenerationalCache<K, V> {
+impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> GenerationalCache<K, V> {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             young: HashMap::default(),
@@ -37,7 +37,8 @@ impl<K: Hash + Eq, V: Clone> GenerationalCache<K, V> {
 
     pub(crate) fn insert(&mut self, key: K, value: V) {
         if self.young.len() >= self.generation && !self.young.contains_key(&key) {
-            self.old = std::mem::take(&mut self.young);
+            let dropped = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
+            drop_elsewhere(dropped);
         }
         self.old.remove(&key);
         self.young.insert(key, value);
@@ -51,6 +52,18 @@ impl<K: Hash + Eq, V: Clone> GenerationalCache<K, V> {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.young.len() + self.old.len()
+    }
+}
+
+/// Frees a dropped generation (hundreds of thousands of entries) on a thread of its own, so
+/// the block that filled the cache does not wait for it.
+fn drop_elsewhere<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("bevm-cache-drop".into())
+        .spawn(move || drop(value));
+    // Without a thread (resource limits), the caller's thread frees it: slower, same result.
+    if let Err(e) = spawned {
+        tracing::debug!(target: "bevm::store", error = %e, "freeing a cache generation inline");
     }
 }
 

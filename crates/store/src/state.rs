@@ -126,6 +126,7 @@ impl Store {
         changes: impl IntoIterator<Item = StateChange>,
         version: u64,
     ) -> Result<PreparedState, StoreError> {
+        let started = std::time::Instant::now();
         let mut changes: Vec<(B256, Option<Vec<u8>>)> = changes
             .into_iter()
             .map(|(k, v)| (key_hash(&k), v))
@@ -144,7 +145,22 @@ impl Store {
             .iter()
             .map(|(k, v)| (*k, v.as_deref().map(sha256)))
             .collect();
-        let update = trie::update(self, &hashed)?;
+        let hashed_at = started.elapsed();
+        let source = CountingReads {
+            store: self,
+            disk_reads: std::cell::Cell::new(0),
+        };
+        let update = trie::update(&source, &hashed)?;
+        tracing::debug!(
+            target: "bevm::store",
+            version,
+            keys = hashed.len(),
+            node_writes = update.writes.len(),
+            disk_reads = source.disk_reads.get(),
+            hashing = ?hashed_at,
+            trie = ?(started.elapsed() - hashed_at),
+            "state root"
+        );
         Ok(PreparedState {
             root: update.root,
             version,
@@ -155,14 +171,28 @@ impl Store {
     }
 }
 
-impl NodeSource for Store {
+/// The committed trie as the store holds it, counting the nodes that had to come from disk.
+struct CountingReads<'a> {
+    store: &'a Store,
+    disk_reads: std::cell::Cell<usize>,
+}
+
+impl NodeSource for CountingReads<'_> {
     fn node(&self, at: &Nibbles) -> Result<Option<Node>, StoreError> {
+        let store = self.store;
         if trie::is_top(at) {
-            return Ok(self.top.get(at));
+            return Ok(store.top.get(at));
         }
-        if let Some(node) = self.nodes.get(at) {
+        if let Some(node) = store.nodes.get(at) {
             return Ok(Some(node));
         }
+        self.disk_reads.set(self.disk_reads.get() + 1);
+        store.node_from_disk(at)
+    }
+}
+
+impl Store {
+    fn node_from_disk(&self, at: &Nibbles) -> Result<Option<Node>, StoreError> {
         let Some(bytes) = self.get_aux(Column::Nodes, &at.encode())? else {
             return Ok(None);
         };

@@ -234,7 +234,14 @@ fn header_roots_follow_ethereums_definitions() {
     let (a, b) = (node.keys[0].clone(), node.keys[1].clone());
     let supply = U256::from(1_000_000u64);
     let block = vec![
-        txs::legacy(&a, 1337, 0, TxKind::Call(b.address()), U256::from(5u64), 10_000_000_000),
+        txs::legacy(
+            &a,
+            1337,
+            0,
+            TxKind::Call(b.address()),
+            U256::from(5u64),
+            10_000_000_000,
+        ),
         txs::deploy_token(&b, 1337, 0, supply),
         txs::transfer(&a, 1337, 1, Address::repeat_byte(7), U256::from(1u64)),
     ];
@@ -258,7 +265,10 @@ fn header_roots_follow_ethereums_definitions() {
         header.receipts_root,
         alloy_consensus::proofs::calculate_receipt_root(&receipts)
     );
-    assert!(receipts.iter().any(|r| !r.logs().is_empty()), "the deploy logs");
+    assert!(
+        receipts.iter().any(|r| !r.logs().is_empty()),
+        "the deploy logs"
+    );
     let mut bloom = alloy_primitives::Bloom::default();
     for r in &receipts {
         bloom.accrue_bloom(r.logs_bloom());
