@@ -2,7 +2,7 @@
 
 use alloy_consensus::{
     proofs::calculate_receipt_root, Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction,
-    EMPTY_OMMER_ROOT_HASH,
+    TxType, EMPTY_OMMER_ROOT_HASH,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Bloom, Bytes, B256, B64, U256};
@@ -34,36 +34,53 @@ pub enum TxOutcome {
 /// A block after execution, before its roots are known.
 #[derive(Debug)]
 pub struct ExecutedBlock {
-    /// Everything but the state, transactions and receipts roots (see [`ExecutedBlock::seal`]).
+    /// Everything but the state, transactions and receipts roots and the logs bloom (see
+    /// [`ExecutedBlock::seal`]).
     pub header: Header,
     pub txs: Vec<Bytes>,
     pub senders: Vec<alloy_primitives::Address>,
-    pub receipts: Vec<ReceiptEnvelope>,
+    /// The included transactions' receipts, without their blooms yet.
+    pub receipts: Vec<(TxType, Receipt)>,
     /// One entry per input transaction, in input order.
     pub outcomes: Vec<TxOutcome>,
 }
 
-/// A block's transactions and receipts roots: the costly part of sealing, computed apart so
-/// it can run alongside the state root.
-#[derive(Debug, Clone, Copy)]
+/// What sealing needs besides the state root: the transactions root, the receipts with their
+/// blooms, their root and the block's bloom. The costly part of sealing, computed apart so it
+/// can run alongside the state root.
+#[derive(Debug, Clone)]
 pub struct BlockRoots {
     pub transactions: B256,
-    pub receipts: B256,
+    pub receipts_root: B256,
+    pub logs_bloom: Bloom,
+    pub receipts: Vec<ReceiptEnvelope>,
 }
 
 impl ExecutedBlock {
-    /// The transactions root (over the EIP-2718 bytes as received) and the receipts root.
+    /// The transactions root (over the EIP-2718 bytes as received), the receipts and their
+    /// root, and the logs bloom.
     pub fn roots(&self) -> BlockRoots {
+        let receipts: Vec<ReceiptEnvelope> = self
+            .receipts
+            .iter()
+            .map(|(ty, r)| ReceiptEnvelope::from_typed(*ty, r.clone().with_bloom()))
+            .collect();
+        let mut logs_bloom = Bloom::ZERO;
+        for r in &receipts {
+            logs_bloom.accrue_bloom(r.logs_bloom());
+        }
         BlockRoots {
             transactions: ordered_trie_root_with_encoder(&self.txs, |raw, out| {
                 out.extend_from_slice(raw)
             }),
-            receipts: calculate_receipt_root(&self.receipts),
+            receipts_root: calculate_receipt_root(&receipts),
+            logs_bloom,
+            receipts,
         }
     }
 
     /// Completes the header with its roots (the state root is the app hash) and returns the
-    /// block to store and its hash, keccak256(rlp(header)).
+    /// block to store, its hash, keccak256(rlp(header)), and its receipts.
     pub fn seal(
         self,
         state_root: B256,
@@ -72,7 +89,8 @@ impl ExecutedBlock {
         let mut header = self.header;
         header.state_root = state_root;
         header.transactions_root = roots.transactions;
-        header.receipts_root = roots.receipts;
+        header.receipts_root = roots.receipts_root;
+        header.logs_bloom = roots.logs_bloom;
         let hash = header.hash_slow();
         (
             StoredBlock {
@@ -81,7 +99,7 @@ impl ExecutedBlock {
                 senders: self.senders,
             },
             hash,
-            self.receipts,
+            roots.receipts,
         )
     }
 }
@@ -110,7 +128,6 @@ pub fn execute_block(
         .with_precompiles(input.precompiles(spec));
 
     let mut cumulative_gas = 0u64;
-    let mut bloom = Bloom::ZERO;
     let mut included = Vec::with_capacity(txs.len());
     let mut receipts = Vec::with_capacity(txs.len());
     let mut outcomes = Vec::with_capacity(txs.len());
@@ -149,12 +166,7 @@ pub fn execute_block(
             cumulative_gas_used: cumulative_gas,
             logs,
         };
-        let with_bloom = receipt.with_bloom();
-        bloom.accrue_bloom(&with_bloom.logs_bloom);
-        receipts.push(ReceiptEnvelope::from_typed(
-            tx.envelope.tx_type(),
-            with_bloom,
-        ));
+        receipts.push((tx.envelope.tx_type(), receipt));
         included.push(tx);
         outcomes.push(TxOutcome::Included { gas_used, success });
     }
@@ -164,7 +176,6 @@ pub fn execute_block(
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: FEE_POOL_ADDRESS,
         state_root: B256::ZERO,
-        logs_bloom: bloom,
         difficulty: U256::ZERO,
         number: input.number,
         gas_limit,

@@ -298,7 +298,8 @@ fn headers_the_l2_already_holds_are_not_sent_again() {
 fn a_restarted_relayer_continues_from_the_l2_tip_without_searching() {
     let chain = regtest_from_genesis(600);
     let l2 = MemL2::new();
-    l2.submit(&chain[..450]).expect("relayed before the restart");
+    l2.submit(&chain[..450])
+        .expect("relayed before the restart");
     let s = with_l2(chain, l2, 1000);
     assert_eq!(
         s.step().expect("step"),
@@ -310,7 +311,11 @@ fn a_restarted_relayer_continues_from_the_l2_tip_without_searching() {
     );
     // One probe: the wait for the batch's commit. The search (from 600 down to 450 and
     // back up by bisection) would have taken about fifteen more.
-    assert_eq!(*s.l2.probes.borrow(), 1, "the L2 tip is on the node's chain");
+    assert_eq!(
+        *s.l2.probes.borrow(),
+        1,
+        "the L2 tip is on the node's chain"
+    );
 }
 
 #[test]

@@ -30,14 +30,15 @@ pub struct PreparedState {
     changes: Vec<(B256, Option<Vec<u8>>)>,
     /// Every node write, for the in-memory trie.
     writes: Vec<(Nibbles, Option<Node>)>,
-    /// The node writes that reach the disk (the top's branches do not).
-    disk_writes: Vec<(Nibbles, Option<Node>)>,
+    /// What the disk gets for the writes in the top (its branches never reach it).
+    top_disk_writes: Vec<(Nibbles, Option<Node>)>,
 }
 
 impl PreparedState {
     /// Stages the values (latest and history) and the trie nodes.
     pub fn stage(self, batch: &mut Batch) {
-        for (at, node) in self.disk_writes {
+        let below_top = self.writes.iter().filter(|(at, _)| !trie::is_top(at));
+        for (at, node) in below_top.chain(&self.top_disk_writes) {
             match node {
                 Some(node) => batch.put_owned(Column::Nodes, at.encode(), node.encode()),
                 None => batch.delete(Column::Nodes, &at.encode()),
@@ -165,7 +166,7 @@ impl Store {
             root: update.root,
             version,
             changes,
-            disk_writes: self.top.disk_writes(&update.writes),
+            top_disk_writes: self.top.disk_writes(&update.writes),
             writes: update.writes,
         })
     }

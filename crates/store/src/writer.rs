@@ -247,3 +247,30 @@ fn write_loop(db: &DB, shared: &Shared) {
         shared.changed.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_batch_keeps_the_last_write_of_each_key_and_finds_it() {
+        let ops = vec![
+            (Column::Latest, b"b".to_vec(), Some(b"1".to_vec())),
+            (Column::Latest, b"a".to_vec(), Some(b"1".to_vec())),
+            (Column::Code, b"b".to_vec(), Some(b"code".to_vec())),
+            (Column::Latest, b"b".to_vec(), None),
+            (Column::Latest, b"a".to_vec(), Some(b"2".to_vec())),
+            (Column::Latest, b"c".to_vec(), Some(b"3".to_vec())),
+        ];
+        let batch = QueuedBatch::new(ops.into_iter(), 7);
+        assert_eq!(batch.get(Column::Latest, b"a"), Some(&Some(b"2".to_vec())));
+        assert_eq!(batch.get(Column::Latest, b"b"), Some(&None));
+        assert_eq!(batch.get(Column::Latest, b"c"), Some(&Some(b"3".to_vec())));
+        assert_eq!(batch.get(Column::Latest, b"d"), None);
+        assert_eq!(batch.get(Column::Code, b"b"), Some(&Some(b"code".to_vec())));
+        assert_eq!(batch.get(Column::Code, b"a"), None);
+        let mut keys: Vec<&Vec<u8>> = batch.latest().map(|(k, _)| k).collect();
+        keys.sort();
+        assert_eq!(keys, [b"a", b"b", b"c"], "each key once");
+    }
+}

@@ -42,22 +42,20 @@ impl TopNodes {
         }
     }
 
-    /// What the disk gets for a block's writes (in order, a later write to a position wins):
-    /// those below the top as they are; in the top, the final leaf of a position, or the
-    /// delete of a stored leaf that a branch or nothing replaced.
+    /// What the disk gets for the top's part of a block's writes (in order, a later write to
+    /// a position wins): the final leaf of a position, or the delete of a stored leaf that a
+    /// branch or nothing replaced. Writes below the top go to the disk as they are.
     pub fn disk_writes(&self, writes: &[(Nibbles, Option<Node>)]) -> Vec<(Nibbles, Option<Node>)> {
-        let mut out = Vec::with_capacity(writes.len());
         let mut last_in_top: HashMap<Nibbles, usize> = HashMap::default();
-        for (i, (at, node)) in writes.iter().enumerate() {
+        for (i, (at, _)) in writes.iter().enumerate() {
             if is_top(at) {
                 last_in_top.insert(*at, i);
-            } else {
-                out.push((*at, node.clone()));
             }
         }
         let mut finals: Vec<usize> = last_in_top.into_values().collect();
         finals.sort_unstable();
         let nodes = self.nodes.lock();
+        let mut out = Vec::new();
         for i in finals {
             let (at, node) = &writes[i];
             match node {
