@@ -164,6 +164,25 @@ impl L2Chain for MemL2 {
     }
 }
 
+/// Branch b of the reorg tests: `a` (80 blocks) up to height 37, then 46 blocks of its own,
+/// 3 more than `a`.
+fn heavier_branch(a: &[Header]) -> Vec<Header> {
+    let fork = &a[36];
+    a[..37]
+        .iter()
+        .copied()
+        .chain(mine_regtest(fork.hash(), fork.time, 46, 9))
+        .collect()
+}
+
+fn relayed(from: u32, to: u32, bitcoin_tip: u32) -> Progress {
+    Progress::Relayed {
+        from,
+        to,
+        bitcoin_tip,
+    }
+}
+
 fn syncer(best: Vec<Header>, batch: u32) -> Syncer<FakeBitcoin, MemL2> {
     with_l2(best, MemL2::new(), batch)
 }
@@ -250,12 +269,7 @@ fn a_reorg_is_relayed_from_the_fork_point_until_the_heavier_branch_wins() {
     let s = syncer(a.clone(), 1000);
     sync_fully(&s);
     // The node switches to a branch forking at height 37 that ends 3 blocks higher.
-    let fork = &a[36];
-    let b: Vec<Header> = a[..37]
-        .iter()
-        .copied()
-        .chain(mine_regtest(fork.hash(), fork.time, 46, 9))
-        .collect();
+    let b = heavier_branch(&a);
     *s.bitcoin.best.borrow_mut() = b.clone();
     let mut s = s;
     s.batch_size = 20;
@@ -301,14 +315,7 @@ fn a_restarted_relayer_continues_from_the_l2_tip_without_searching() {
     l2.submit(&chain[..450])
         .expect("relayed before the restart");
     let s = with_l2(chain, l2, 1000);
-    assert_eq!(
-        s.step().expect("step"),
-        Progress::Relayed {
-            from: 451,
-            to: 600,
-            bitcoin_tip: 600
-        }
-    );
+    assert_eq!(s.step().expect("step"), relayed(451, 600, 600));
     // One probe: the wait for the batch's commit. The search (from 600 down to 450 and
     // back up by bisection) would have taken about fifteen more.
     assert_eq!(
@@ -324,21 +331,9 @@ fn a_restarted_relayer_whose_l2_tip_was_abandoned_starts_at_the_fork() {
     let l2 = MemL2::new();
     l2.submit(&a).expect("branch a relayed before the restart");
     // Meanwhile the node moved to a heavier branch forking at height 37.
-    let fork = &a[36];
-    let b: Vec<Header> = a[..37]
-        .iter()
-        .copied()
-        .chain(mine_regtest(fork.hash(), fork.time, 46, 9))
-        .collect();
+    let b = heavier_branch(&a);
     let s = with_l2(b, l2, 1000);
-    assert_eq!(
-        s.step().expect("step"),
-        Progress::Relayed {
-            from: 38,
-            to: 83,
-            bitcoin_tip: 83
-        }
-    );
+    assert_eq!(s.step().expect("step"), relayed(38, 83, 83));
 }
 
 #[test]

@@ -149,29 +149,25 @@ impl Writer {
     /// The value of `key` in the newest queued batch that writes it: `Some(None)` if that
     /// batch deletes it, `None` if no queued batch touches it.
     pub(crate) fn find(&self, column: Column, key: &[u8]) -> Option<Staged> {
-        if self.shared.queued.load(Ordering::Acquire) == 0 {
-            return None;
-        }
-        let queue = self.shared.queue.lock();
-        queue
-            .batches
-            .iter()
-            .rev()
-            .find_map(|b| b.get(column, key).cloned())
+        self.newest(|b| b.get(column, key))
     }
 
     /// As [`Writer::find`] for a state key hash as of height `version`.
     pub(crate) fn find_at(&self, key_hash: &[u8], version: u64) -> Option<Staged> {
+        self.newest(|b| {
+            (b.height <= version)
+                .then(|| b.get(Column::Latest, key_hash))
+                .flatten()
+        })
+    }
+
+    /// What `pick` finds in the newest queued batch where it finds anything.
+    fn newest(&self, pick: impl Fn(&QueuedBatch) -> Option<&Staged>) -> Option<Staged> {
         if self.shared.queued.load(Ordering::Acquire) == 0 {
             return None;
         }
         let queue = self.shared.queue.lock();
-        queue
-            .batches
-            .iter()
-            .rev()
-            .filter(|b| b.height <= version)
-            .find_map(|b| b.get(Column::Latest, key_hash).cloned())
+        queue.batches.iter().rev().find_map(|b| pick(b).cloned())
     }
 
     pub(crate) fn epoch(&self) -> u64 {
