@@ -15,14 +15,20 @@ pub struct ChildGuard {
 }
 
 impl ChildGuard {
-    /// Spawns `cmd`, sending its stdout and stderr to `log`.
+    /// Spawns `cmd` in a process group of its own, sending its stdout and stderr to `log`.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt as _;
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)?;
         let err = out.try_clone()?;
-        let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn()?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()?;
         Ok(Self {
             name: name.to_owned(),
             child: Some(child),
@@ -33,9 +39,16 @@ impl ChildGuard {
         self.child.as_ref().map(Child::id)
     }
 
-    /// Kills the process with SIGKILL (no chance to clean up) and waits for it.
+    /// Kills the process and everything it started with SIGKILL (no chance to clean up) and
+    /// waits for it. The group matters for npm's launchers (anvil, cast): the real binary is
+    /// their child.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .stderr(Stdio::null())
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
