@@ -77,11 +77,12 @@ impl Store {
         // Read before looking anywhere, so a value read from disk is only cached if no block
         // was committed meanwhile (it could be older than that block's).
         let epoch = self.writer.epoch();
-        if let Some(queued) = self.writer.find(Column::Latest, hash.as_slice()) {
-            return Ok(queued);
-        }
+        // The cache first: a commit puts every value it writes there before it returns.
         if let Some(cached) = self.values.lock().get(&hash) {
             return Ok(cached);
+        }
+        if let Some(queued) = self.writer.find(Column::Latest, hash.as_slice()) {
+            return Ok(queued);
         }
         let value = self.db.get_cf(self.cf(Column::Latest), hash.as_slice())?;
         let mut values = self.values.lock();

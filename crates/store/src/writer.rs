@@ -57,9 +57,10 @@ impl QueuedBatch {
     fn write_to(&self, db: &DB) -> Result<usize, rocksdb::Error> {
         let mut wb = rocksdb::WriteBatch::default();
         for (column, entries) in Column::ALL.iter().zip(&self.columns) {
-            let Some(cf) = db.cf_handle(column.name()) else {
-                continue;
-            };
+            // As `Store::cf`: a missing column must not turn into a block written in part.
+            let cf = db
+                .cf_handle(column.name())
+                .expect("every column family is created in Store::open");
             // In key order: RocksDB's skip list then resumes each insert from the previous
             // one instead of searching from the top (the insert cost halves or better).
             let mut sorted: Vec<_> = entries.iter().collect();
@@ -134,14 +135,17 @@ impl Writer {
         if let Some(e) = &queue.failed {
             return Err(StoreError::Writer(e.clone()));
         }
-        // The epoch moves before the caches change: a reader that read the disk before this
-        // batch then sees a new epoch and does not cache what it read.
-        self.shared.epoch.fetch_add(1, Ordering::AcqRel);
-        publish(&batch);
-        queue.batches.push_back(Arc::new(batch));
+        // Queued first, then the epoch, then the caches. A reader that read the disk before
+        // this batch sees a new epoch and does not cache what it read; a reader that sees the
+        // new epoch also sees the batch queued, and waits on this lock until the caches
+        // hold its values.
+        let batch = Arc::new(batch);
+        queue.batches.push_back(batch.clone());
         self.shared
             .queued
             .store(queue.batches.len(), Ordering::Release);
+        self.shared.epoch.fetch_add(1, Ordering::AcqRel);
+        publish(&batch);
         self.shared.changed.notify_all();
         Ok(())
     }
