@@ -73,11 +73,7 @@ impl NativeModules {
                     code: code::BRIDGE,
                     message: "this chain has no bridge (no bridge section in genesis)".into(),
                 })?;
-                let effect = bridge.relay_deposit(&self.btc, &tx, &proof, store, overlay)?;
-                Ok(NativeEffect {
-                    writes: effect.writes,
-                    mints: effect.mints,
-                })
+                bridge.relay_deposit(&self.btc, &tx, &proof, store, overlay)
             }
         }
     }

@@ -35,46 +35,19 @@ impl SenderCache {
     /// Decodes every transaction of a block, in order, remembering the senders it recovered
     /// (ProcessProposal recovers them once, FinalizeBlock then finds them).
     pub fn decode_all(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
-        let decoded = self.decode_all_uncached(txs, spec);
-        let mut map = self.senders.lock();
-        if map.len() + decoded.len() >= CAPACITY {
-            map.clear();
-        }
-        for tx in decoded.iter().flatten() {
-            map.insert(tx.hash, tx.sender);
-        }
-        decoded
-    }
-
-    fn decode_all_uncached(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
         let known: Vec<Option<Address>> = {
             let map = self.senders.lock();
             txs.iter()
                 .map(|raw| map.get(&keccak256(raw)).copied())
                 .collect()
         };
-        let decode = |(raw, known): (&Bytes, &Option<Address>)| {
-            decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), *known)
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let misses = known.iter().filter(|k| k.is_none()).count();
-        if threads < 2 || misses < 64 {
-            return txs.iter().zip(&known).map(decode).collect();
+        let decoded = decode_all_with(txs, &known, spec);
+        for (tx, _) in decoded.iter().zip(&known).filter(|(_, k)| k.is_none()) {
+            if let Ok(tx) = tx {
+                self.remember(tx.hash, tx.sender);
+            }
         }
-        let chunk = txs.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = txs
-                .chunks(chunk)
-                .zip(known.chunks(chunk))
-                .map(|(raws, known)| {
-                    scope.spawn(move || raws.iter().zip(known).map(decode).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
+        decoded
     }
 
     /// Decodes one transaction, using and filling the cache.
@@ -85,6 +58,37 @@ impl SenderCache {
         self.remember(hash, tx.sender);
         Ok(tx)
     }
+}
+
+/// Decodes `txs` with the senders already `known`, recovering the others on all cores when
+/// there are enough of them to pay for the threads.
+fn decode_all_with(
+    txs: &[Bytes],
+    known: &[Option<Address>],
+    spec: &ChainSpec,
+) -> Vec<Result<EthTx, TxError>> {
+    let decode = |(raw, known): (&Bytes, &Option<Address>)| {
+        decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), *known)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let misses = known.iter().filter(|k| k.is_none()).count();
+    if threads < 2 || misses < 64 {
+        return txs.iter().zip(known).map(decode).collect();
+    }
+    let chunk = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .zip(known.chunks(chunk))
+            .map(|(raws, known)| {
+                scope.spawn(move || raws.iter().zip(known).map(decode).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -39,11 +39,15 @@ pub struct RelayerConfig {
     pub max_backoff_secs: u64,
     /// The same node's Ethereum JSON-RPC, where registered deposit addresses are read (event
     /// logs of the bridge precompile). Empty: only memo deposits are relayed.
-    #[serde(default)]
+    #[serde(default = "default_eth_rpc")]
     pub eth_rpc: String,
     /// Bitcoin blocks below the confirmed tip scanned again for deposits after a start.
     #[serde(default = "default_lookback")]
     pub deposit_lookback: u32,
+}
+
+fn default_eth_rpc() -> String {
+    "http://127.0.0.1:8545".into()
 }
 
 fn default_lookback() -> u32 {
@@ -80,7 +84,7 @@ impl Default for RelayerConfig {
             poll_interval_ms: default_poll(),
             commit_timeout_secs: default_commit_timeout(),
             max_backoff_secs: default_backoff(),
-            eth_rpc: "http://127.0.0.1:8545".into(),
+            eth_rpc: default_eth_rpc(),
             deposit_lookback: default_lookback(),
         }
     }

@@ -333,8 +333,20 @@ fn a_key_path_only_set_signs_under_its_unspendable_tweak() {
     secrets.sort_by_key(|s| s.public_key(&secp).serialize());
     let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
     let output = TaprootOutput::new(&secp, aggregate_key(&keys).expect("aggregate"), None);
-    let session = KeyPathSession::for_keys(&keys, None, [9; 32]).expect("session");
+    let sighash = [9; 32];
+    let session = KeyPathSession::for_keys(&keys, None, sighash).expect("session");
     assert_eq!(session.output_key().expect("key"), output.output_key);
+    let sig = crate::testing::run_round(&session, &secrets, [2; 32]);
+    assert_bip340_valid(&sig, sighash, &output.output_key);
+}
+
+/// Checks a 64-byte signature over `sighash` under the x-only `key`.
+fn assert_bip340_valid(sig: &[u8], sighash: [u8; 32], key: &bitcoin::secp256k1::XOnlyPublicKey) {
+    let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(sig).expect("64 bytes");
+    let msg = bitcoin::secp256k1::Message::from_digest(sighash);
+    Secp256k1::verification_only()
+        .verify_schnorr(&sig, &msg, key)
+        .expect("BIP-340 valid");
 }
 
 #[test]
@@ -350,10 +362,7 @@ fn deposit_outputs_are_signed_on_their_own_tweak() {
     assert_eq!(session.output_key().expect("key"), deposit.output_key);
     assert_ne!(deposit.output_key, v.output().output_key);
     let sig = crate::testing::run_round(&session, &secrets, [1; 32]);
-    let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&sig).expect("64 bytes");
-    let msg = bitcoin::secp256k1::Message::from_digest(sighash);
-    secp.verify_schnorr(&sig, &msg, &deposit.output_key)
-        .expect("valid under the deposit output's key");
+    assert_bip340_valid(&sig, sighash, &deposit.output_key);
     // An output of another vault is refused.
     let other = vault(3, false).deposit_output([3; 20]);
     assert!(KeyPathSession::for_output(&v, &other, sighash).is_err());

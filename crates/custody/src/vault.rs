@@ -3,8 +3,8 @@
 
 use bitcoin::{
     key::Secp256k1,
-    opcodes::all::{OP_CHECKSIG, OP_CHECKSIGADD, OP_CSV, OP_NUMEQUAL, OP_RETURN, OP_VERIFY},
-    script::{Builder, PushBytesBuf},
+    opcodes::all::{OP_CHECKSIG, OP_CHECKSIGADD, OP_CSV, OP_NUMEQUAL, OP_VERIFY},
+    script::Builder,
     secp256k1::{PublicKey, XOnlyPublicKey},
     Address, Network, ScriptBuf, Witness,
 };
@@ -268,14 +268,10 @@ fn recovery_leaf(r: &Recovery) -> ScriptBuf {
     multi_a(b, &r.keys, r.threshold)
 }
 
+/// The leaf committing a deposit address to its recipient: the memo script itself, so
+/// the leaf can never run (`OP_RETURN`) and reads the same as a memo.
 fn deposit_leaf(recipient: [u8; 20]) -> ScriptBuf {
-    let mut data = PushBytesBuf::from(*DEPOSIT_TAG);
-    // 4 + 20 bytes always fit a push.
-    let _ = data.extend_from_slice(&recipient);
-    Builder::new()
-        .push_opcode(OP_RETURN)
-        .push_slice(data)
-        .into_script()
+    crate::deposit::memo_script(recipient)
 }
 
 fn check_recovery(r: &Recovery) -> Result<(), CustodyError> {

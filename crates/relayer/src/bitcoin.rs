@@ -176,16 +176,7 @@ impl BitcoinRpc {
     /// # Errors
     /// The node failing, or serving a block that does not parse or match its header.
     pub fn block(&self, hash: &BlockHash) -> Result<BlockTxids, RelayError> {
-        let raw = crate::deposits::RawBlocks::raw_block(self, hash)?;
-        let block = BlockTxids::parse(&raw)
-            .map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
-        if block.header.hash() != *hash {
-            return Err(RelayError::Bitcoin(format!(
-                "asked for block {hash}, got {}",
-                block.header.hash()
-            )));
-        }
-        Ok(block)
+        crate::deposits::RawBlocks::checked_block(self, hash).map(|(_, txids)| txids)
     }
 }
 

@@ -50,6 +50,23 @@ pub trait L2Bridge {
 /// Raw blocks from the Bitcoin node.
 pub trait RawBlocks {
     fn raw_block(&self, hash: &BlockHash) -> Result<Vec<u8>, RelayError>;
+
+    /// The block's bytes and its txids, checked against the hash asked for.
+    ///
+    /// # Errors
+    /// The node failing, or serving a block that does not parse or match its header.
+    fn checked_block(&self, hash: &BlockHash) -> Result<(Vec<u8>, BlockTxids), RelayError> {
+        let raw = self.raw_block(hash)?;
+        let txids = BlockTxids::parse(&raw)
+            .map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
+        if txids.header.hash() != *hash {
+            return Err(RelayError::Bitcoin(format!(
+                "asked for block {hash}, got {}",
+                txids.header.hash()
+            )));
+        }
+        Ok((raw, txids))
+    }
 }
 
 /// What one scan did.
@@ -63,6 +80,8 @@ pub enum ScanProgress {
 
 #[derive(Debug, Default)]
 struct ScanState {
+    /// Read once: the vault and the confirmation depth come from genesis.
+    bridge: Option<BridgeInfo>,
     next_height: Option<u32>,
     scripts: HashSet<Vec<u8>>,
     logs_from: u64,
@@ -96,14 +115,22 @@ impl<B: BitcoinSource + RawBlocks, L: L2Chain + L2Bridge> DepositScanner<B, L> {
     /// The Bitcoin node or the L2 failing; a deposit refused as not proven (the L2's view
     /// moved: the same blocks are scanned again next time).
     pub fn step(&self) -> Result<ScanProgress, RelayError> {
-        let Some(bridge) = self.l2.bridge()? else {
-            return Ok(ScanProgress::Waiting);
-        };
         let mut state = self
             .state
             .lock()
             .map_err(|_| RelayError::L2("scanner state poisoned".into()))?;
+        if state.bridge.is_none() {
+            state.bridge = self.l2.bridge()?;
+        }
+        let Some(bridge) = state.bridge.clone() else {
+            return Ok(ScanProgress::Waiting);
+        };
         let (new_scripts, next_logs) = self.l2.registered_scripts(state.logs_from)?;
+        // An address may be registered after a payment to it was scanned: scan the lookback
+        // window again (deposits already recorded come back as known).
+        if new_scripts.iter().any(|s| !state.scripts.contains(s)) {
+            state.next_height = None;
+        }
         state.scripts.extend(new_scripts);
         state.logs_from = next_logs;
 
@@ -137,17 +164,9 @@ impl<B: BitcoinSource + RawBlocks, L: L2Chain + L2Bridge> DepositScanner<B, L> {
         bridge: &BridgeInfo,
         scripts: &HashSet<Vec<u8>>,
     ) -> Result<usize, RelayError> {
-        let raw = self.bitcoin.raw_block(hash)?;
+        let (raw, txids) = self.bitcoin.checked_block(hash)?;
         let block: Block =
             deserialize(&raw).map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
-        let txids = BlockTxids::parse(&raw)
-            .map_err(|e| RelayError::Bitcoin(format!("block {hash}: {e}")))?;
-        if txids.header.hash() != *hash {
-            return Err(RelayError::Bitcoin(format!(
-                "asked for block {hash}, got {}",
-                txids.header.hash()
-            )));
-        }
         let mut accepted = 0;
         for tx in &block.txdata {
             let pays_bridge = tx.output.iter().any(|o| {
@@ -157,22 +176,22 @@ impl<B: BitcoinSource + RawBlocks, L: L2Chain + L2Bridge> DepositScanner<B, L> {
             if !pays_bridge {
                 continue;
             }
-            let txid = tx.compute_txid().to_byte_array();
-            let proof = txids.proof(&txid).ok_or_else(|| {
-                RelayError::Bitcoin(format!("block {hash} does not prove {}", tx.compute_txid()))
+            let txid = tx.compute_txid();
+            let proof = txids.proof(&txid.to_byte_array()).ok_or_else(|| {
+                RelayError::Bitcoin(format!("block {hash} does not prove {txid}"))
             })?;
             match self.l2.submit_deposit(&serialize(tx), &proof.encode())? {
                 DepositOutcome::Accepted => {
-                    info!(txid = %tx.compute_txid(), height, "relayed a deposit");
+                    info!(%txid, height, "relayed a deposit");
                     accepted += 1;
                 }
                 DepositOutcome::Known => {
-                    debug!(txid = %tx.compute_txid(), "deposit already recorded");
+                    debug!(%txid, "deposit already recorded");
                 }
                 // The L2's light client moved under us (a reorg): scan this block again.
                 DepositOutcome::Unproven(why) => return Err(RelayError::Refused(why)),
                 DepositOutcome::Refused(why) => {
-                    warn!(txid = %tx.compute_txid(), reason = %why, "deposit refused");
+                    warn!(%txid, reason = %why, "deposit refused");
                 }
             }
         }

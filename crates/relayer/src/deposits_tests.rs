@@ -92,6 +92,8 @@ struct L2<'a> {
     recorded: RefCell<Vec<[u8; 32]>>,
     /// The next relay is found unproven, with this reason.
     refuse_next: RefCell<Option<String>>,
+    /// A script registered later, reported by the next `registered_scripts`.
+    registers_next: RefCell<Option<Vec<u8>>>,
 }
 
 impl<'a> L2<'a> {
@@ -101,6 +103,7 @@ impl<'a> L2<'a> {
             tip: RefCell::new(tip),
             recorded: RefCell::default(),
             refuse_next: RefCell::default(),
+            registers_next: RefCell::default(),
         }
     }
 }
@@ -135,14 +138,13 @@ impl L2Bridge for &L2<'_> {
         Ok((height >= 1 && height <= *self.tip.borrow()).then(|| self.chain.hash(height)))
     }
     fn registered_scripts(&self, from: u64) -> Result<(Vec<Vec<u8>>, u64), RelayError> {
-        Ok((
-            if from == 0 {
-                vec![REGISTERED.to_vec()]
-            } else {
-                Vec::new()
-            },
-            1,
-        ))
+        let mut scripts = if from == 0 {
+            vec![REGISTERED.to_vec()]
+        } else {
+            Vec::new()
+        };
+        scripts.extend(self.registers_next.borrow_mut().take());
+        Ok((scripts, from + 1))
     }
     fn submit_deposit(&self, raw: &[u8], proof: &[u8]) -> Result<DepositOutcome, RelayError> {
         if let Some(why) = self.refuse_next.borrow_mut().take() {
@@ -227,4 +229,33 @@ fn deposits_are_relayed_once_deep_enough_and_only_those() {
         })
     );
     assert_eq!(l2.recorded.borrow().len(), 3);
+}
+
+#[test]
+fn a_payment_scanned_before_its_address_was_registered_is_relayed_after() {
+    let late_script = [0x51, 0x20, 0x07];
+    let early = tx(5, &late_script);
+    let chain = Chain::new(&[vec![], vec![early.clone()], vec![], vec![], vec![]]);
+    let l2 = L2::new(&chain, 4);
+    let scanner = DepositScanner::new(&chain, &l2, 10);
+    assert_eq!(
+        scanner.step(),
+        Ok(ScanProgress::Scanned {
+            from: 0,
+            to: 2,
+            relayed: 0
+        }),
+        "the address is not registered yet"
+    );
+    *l2.registers_next.borrow_mut() = Some(late_script.to_vec());
+    assert_eq!(
+        scanner.step(),
+        Ok(ScanProgress::Scanned {
+            from: 0,
+            to: 2,
+            relayed: 1
+        }),
+        "the registration makes the scanner look at its lookback again"
+    );
+    assert_eq!(*l2.recorded.borrow(), vec![txid(&early)]);
 }
