@@ -10,6 +10,10 @@ use bevm_evm::{execute_block, BlockInput, BlockState, ChainSpec, StateReader};
 use bevm_primitives::tx::decode_eth_tx;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+/// The allocator bevm-node runs with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TXS: usize = 2000;
 const SENDERS: usize = 2000;
 

@@ -164,7 +164,8 @@ impl App {
             txs: Vec::new(),
             senders: Vec::new(),
         };
-        chain::stage_block(&mut batch, &block, hash, &[]);
+        chain::stage_block(&mut batch, &block, hash);
+        chain::stage_receipts(&mut batch, 0, &[], &[]);
         batch.put(Column::Meta, META_GENESIS, app_state);
         self.store.write(
             batch,
@@ -322,9 +323,9 @@ impl App {
         for (to, amount) in mints {
             state.credit(to, amount)?;
         }
-        let executed = execute_block(&spec, &mut state, &input, &valid)?;
+        let mut executed = execute_block(&spec, &mut state, &input, &valid)?;
         let executed_at = started.elapsed();
-        let mut outcomes = executed.outcomes.clone().into_iter();
+        let mut outcomes = std::mem::take(&mut executed.outcomes).into_iter();
         let eth_results: Vec<TxResult> = decoded
             .iter()
             .map(|d| match d {
@@ -397,8 +398,8 @@ impl App {
         let root = prepared.root;
         let rooted_at = started.elapsed();
         prepared.stage(&mut batch);
-        let (block, hash, receipts) = executed.seal(root, roots);
-        chain::stage_block(&mut batch, &block, hash, &receipts);
+        let (block, hash, staged) = executed.seal(root, roots);
+        batch.append(staged);
         tracing::debug!(
             target: "bevm::app",
             height = req.height,
@@ -406,6 +407,7 @@ impl App {
             decode = ?decoded_at,
             execute = ?(executed_at - decoded_at),
             state_root = ?(rooted_at - executed_at),
+            staging = ?(started.elapsed() - rooted_at),
             total = ?started.elapsed(),
             "finalized"
         );
@@ -459,7 +461,9 @@ impl App {
     /// No finalized block to commit; storage failures. Both fatal.
     pub fn commit(&mut self) -> Result<CommittedBlock, AppError> {
         let pending = self.pending.take().ok_or(AppError::NothingToCommit)?;
+        let started = std::time::Instant::now();
         self.store.write(pending.batch, pending.committed)?;
+        let queued = started.elapsed();
         let spec = self.spec_or_err()?;
         self.mempool.after_commit(
             spec.next_base_fee(&pending.block.header),
@@ -471,6 +475,7 @@ impl App {
             txs = pending.block.txs.len(),
             gas = pending.block.header.gas_used,
             app_hash = %pending.committed.app_hash,
+            queued = ?queued,
             "committed"
         );
         Ok(CommittedBlock {

@@ -35,13 +35,12 @@ impl SenderCache {
     /// Decodes every transaction of a block, in order, remembering the senders it recovered
     /// (ProcessProposal recovers them once, FinalizeBlock then finds them).
     pub fn decode_all(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
+        let hashes: Vec<B256> = txs.iter().map(keccak256).collect();
         let known: Vec<Option<Address>> = {
             let map = self.senders.lock();
-            txs.iter()
-                .map(|raw| map.get(&keccak256(raw)).copied())
-                .collect()
+            hashes.iter().map(|hash| map.get(hash).copied()).collect()
         };
-        let decoded = decode_all_with(txs, &known, spec);
+        let decoded = decode_all_with(txs, &hashes, &known, spec);
         for (tx, _) in decoded.iter().zip(&known).filter(|(_, k)| k.is_none()) {
             if let Ok(tx) = tx {
                 self.remember(tx.hash, tx.sender);
@@ -52,9 +51,15 @@ impl SenderCache {
 
     /// Decodes one transaction, using and filling the cache.
     pub fn decode(&self, raw: &[u8], spec: &ChainSpec) -> Result<EthTx, TxError> {
-        let hash = keccak256(raw);
-        let tx =
-            decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), self.get(&hash))?;
+        let raw = Bytes::copy_from_slice(raw);
+        let hash = keccak256(&raw);
+        let tx = decode_eth_tx_with_sender(
+            &raw,
+            hash,
+            spec.chain_id,
+            spec.max_tx_bytes(),
+            self.get(&hash),
+        )?;
         self.remember(hash, tx.sender);
         Ok(tx)
     }
@@ -64,24 +69,32 @@ impl SenderCache {
 /// there are enough of them to pay for the threads.
 fn decode_all_with(
     txs: &[Bytes],
+    hashes: &[B256],
     known: &[Option<Address>],
     spec: &ChainSpec,
 ) -> Vec<Result<EthTx, TxError>> {
-    let decode = |(raw, known): (&Bytes, &Option<Address>)| {
-        decode_eth_tx_with_sender(raw, spec.chain_id, spec.max_tx_bytes(), *known)
+    let decode = |((raw, hash), known): ((&Bytes, &B256), &Option<Address>)| {
+        decode_eth_tx_with_sender(raw, *hash, spec.chain_id, spec.max_tx_bytes(), *known)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let misses = known.iter().filter(|k| k.is_none()).count();
     if threads < 2 || misses < 64 {
-        return txs.iter().zip(known).map(decode).collect();
+        return txs.iter().zip(hashes).zip(known).map(decode).collect();
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = txs
             .chunks(chunk)
+            .zip(hashes.chunks(chunk))
             .zip(known.chunks(chunk))
-            .map(|(raws, known)| {
-                scope.spawn(move || raws.iter().zip(known).map(decode).collect::<Vec<_>>())
+            .map(|((raws, hashes), known)| {
+                scope.spawn(move || {
+                    raws.iter()
+                        .zip(hashes)
+                        .zip(known)
+                        .map(decode)
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         handles

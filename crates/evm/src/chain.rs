@@ -35,13 +35,8 @@ fn key(prefix: u8, number: u64) -> [u8; 9] {
     k
 }
 
-/// Stages a block, its receipts and its index entries into `batch`.
-pub fn stage_block(
-    batch: &mut Batch,
-    block: &StoredBlock,
-    hash: B256,
-    receipts: &[ReceiptEnvelope],
-) {
+/// Stages a block (body and header by number, its hash both ways) into `batch`.
+pub fn stage_block(batch: &mut Batch, block: &StoredBlock, hash: B256) {
     let number = block.header.number;
     let mut encoded = Vec::with_capacity(block.length());
     block.encode(&mut encoded);
@@ -49,21 +44,27 @@ pub fn stage_block(
     let mut header = Vec::with_capacity(block.header.length());
     block.header.encode(&mut header);
     batch.put_owned(Column::Blocks, key(b'H', number).to_vec(), header);
+    batch.put(Column::Blocks, &key(b'h', number), hash.as_slice());
+    batch.put(Column::BlockHashes, hash.as_slice(), &number.to_be_bytes());
+}
+
+/// Stages the receipts of block `number` and the index of its transactions, whose keccak256
+/// hashes `tx_hashes` are, in block order.
+pub fn stage_receipts(
+    batch: &mut Batch,
+    number: u64,
+    receipts: &[ReceiptEnvelope],
+    tx_hashes: &[B256],
+) {
     let receipts: Vec<Bytes> = receipts.iter().map(|r| r.encoded_2718().into()).collect();
     let mut encoded = Vec::new();
     receipts.encode(&mut encoded);
     batch.put_owned(Column::Blocks, key(b'r', number).to_vec(), encoded);
-    batch.put(Column::Blocks, &key(b'h', number), hash.as_slice());
-    batch.put(Column::BlockHashes, hash.as_slice(), &number.to_be_bytes());
-    for (index, raw) in block.txs.iter().enumerate() {
+    for (index, hash) in tx_hashes.iter().enumerate() {
         let mut location = [0u8; 12];
         location[..8].copy_from_slice(&number.to_be_bytes());
         location[8..].copy_from_slice(&(index as u32).to_be_bytes());
-        batch.put(
-            Column::TxIndex,
-            alloy_primitives::keccak256(raw).as_slice(),
-            &location,
-        );
+        batch.put(Column::TxIndex, hash.as_slice(), &location);
     }
 }
 
@@ -211,7 +212,9 @@ mod tests {
             .collect();
         let hash = header.hash_slow();
         let mut batch = Batch::default();
-        stage_block(&mut batch, &block, hash, &receipts);
+        stage_block(&mut batch, &block, hash);
+        let tx_hashes: Vec<B256> = txs.iter().map(alloy_primitives::keccak256).collect();
+        stage_receipts(&mut batch, block.header.number, &receipts, &tx_hashes);
         store
             .write(
                 batch,

@@ -8,6 +8,7 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Bloom, Bytes, B256, B64, U256};
 use alloy_trie::{root::ordered_trie_root_with_encoder, EMPTY_ROOT_HASH};
 use bevm_primitives::{tx::EthTx, FEE_POOL_ADDRESS};
+use bevm_store::Batch;
 use revm::{
     context::{result::EVMError, Context},
     handler::{ExecuteEvm, MainBuilder, MainContext},
@@ -15,7 +16,7 @@ use revm::{
 };
 
 use crate::{
-    chain::StoredBlock,
+    chain::{self, StoredBlock},
     env::{tx_env, BlockInput, ChainSpec},
     state::BlockState,
     EvmError,
@@ -38,6 +39,8 @@ pub struct ExecutedBlock {
     /// [`ExecutedBlock::seal`]).
     pub header: Header,
     pub txs: Vec<Bytes>,
+    /// keccak256 of each of `txs`.
+    pub tx_hashes: Vec<B256>,
     pub senders: Vec<alloy_primitives::Address>,
     /// The included transactions' receipts, without their blooms yet.
     pub receipts: Vec<(TxType, Receipt)>,
@@ -48,59 +51,58 @@ pub struct ExecutedBlock {
 /// What sealing needs besides the state root: the transactions root, the receipts with their
 /// blooms, their root and the block's bloom. The costly part of sealing, computed apart so it
 /// can run alongside the state root.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BlockRoots {
     pub transactions: B256,
     pub receipts_root: B256,
     pub logs_bloom: Bloom,
-    pub receipts: Vec<ReceiptEnvelope>,
+    /// The receipts and the transaction index, staged for the block's commit.
+    pub staged: Batch,
 }
 
 impl ExecutedBlock {
     /// The transactions root (over the EIP-2718 bytes as received), the receipts and their
-    /// root, and the logs bloom.
-    pub fn roots(&self) -> BlockRoots {
-        let receipts: Vec<ReceiptEnvelope> = self
-            .receipts
-            .iter()
-            .map(|(ty, r)| ReceiptEnvelope::from_typed(*ty, r.clone().with_bloom()))
+    /// root, and the logs bloom; the receipts and the transaction index staged. Takes the
+    /// receipts out of the block (nothing after sealing needs them).
+    pub fn roots(&mut self) -> BlockRoots {
+        let receipts: Vec<ReceiptEnvelope> = std::mem::take(&mut self.receipts)
+            .into_iter()
+            .map(|(ty, r)| ReceiptEnvelope::from_typed(ty, r.with_bloom()))
             .collect();
         let mut logs_bloom = Bloom::ZERO;
         for r in &receipts {
             logs_bloom.accrue_bloom(r.logs_bloom());
         }
+        let mut staged = Batch::default();
+        chain::stage_receipts(&mut staged, self.header.number, &receipts, &self.tx_hashes);
         BlockRoots {
             transactions: ordered_trie_root_with_encoder(&self.txs, |raw, out| {
                 out.extend_from_slice(raw)
             }),
             receipts_root: calculate_receipt_root(&receipts),
             logs_bloom,
-            receipts,
+            staged,
         }
     }
 
     /// Completes the header with its roots (the state root is the app hash) and returns the
-    /// block to store, its hash, keccak256(rlp(header)), and its receipts.
-    pub fn seal(
-        self,
-        state_root: B256,
-        roots: BlockRoots,
-    ) -> (StoredBlock, B256, Vec<ReceiptEnvelope>) {
+    /// block to store, its hash, keccak256(rlp(header)), and everything the block writes
+    /// besides the state (the block, its receipts, the transaction index), staged.
+    pub fn seal(self, state_root: B256, roots: BlockRoots) -> (StoredBlock, B256, Batch) {
         let mut header = self.header;
         header.state_root = state_root;
         header.transactions_root = roots.transactions;
         header.receipts_root = roots.receipts_root;
         header.logs_bloom = roots.logs_bloom;
         let hash = header.hash_slow();
-        (
-            StoredBlock {
-                header,
-                txs: self.txs,
-                senders: self.senders,
-            },
-            hash,
-            roots.receipts,
-        )
+        let block = StoredBlock {
+            header,
+            txs: self.txs,
+            senders: self.senders,
+        };
+        let mut staged = roots.staged;
+        chain::stage_block(&mut staged, &block, hash);
+        (block, hash, staged)
     }
 }
 
@@ -190,6 +192,7 @@ pub fn execute_block(
     Ok(ExecutedBlock {
         header,
         txs: included.iter().map(|t| t.raw.clone()).collect(),
+        tx_hashes: included.iter().map(|t| t.hash).collect(),
         senders: included.iter().map(|t| t.sender).collect(),
         receipts,
         outcomes,

@@ -63,17 +63,23 @@ impl Column {
             self,
             Column::Latest | Column::Nodes | Column::Code | Column::TxIndex
         ) {
-            // Point lookups dominate: bloom filters skip files that cannot hold the key, and
-            // the memtable's own filter answers "absent" (every fresh recipient of a block)
-            // without walking the skip list.
+            // Point lookups dominate: bloom filters skip files that cannot hold the key.
             table.set_bloom_filter(10.0, false);
             table.set_cache_index_and_filter_blocks(true);
+        }
+        if matches!(self, Column::Latest | Column::Code) {
+            // The memtable's own filter answers "absent" (every fresh recipient of a block)
+            // without walking the skip list. Nodes are read from disk only on a cache miss,
+            // so there the filter would cost every insert and save little.
             opts.set_memtable_whole_key_filtering(true);
             opts.set_memtable_prefix_bloom_ratio(0.05);
         }
         if matches!(self, Column::Latest | Column::Nodes | Column::History) {
             // Hashes and hashed keys do not compress; trying costs compaction CPU.
             opts.set_compression_type(rocksdb::DBCompressionType::None);
+            // Each block inserts thousands of keys into these memtables; a smaller skip
+            // list (fewer levels, more of it in the CPU caches) makes every insert cheaper.
+            opts.set_write_buffer_size(16 << 20);
         }
         opts.set_block_based_table_factory(&table);
         opts
@@ -103,6 +109,12 @@ impl Batch {
     /// Stages a delete.
     pub fn delete(&mut self, column: Column, key: &[u8]) {
         self.ops.push((column, key.to_vec(), None));
+    }
+
+    /// Stages everything `other` staged, after what this batch holds.
+    pub fn append(&mut self, mut other: Batch) {
+        self.ops.append(&mut other.ops);
+        self.trie_writes.append(&mut other.trie_writes);
     }
 
     /// Number of staged operations.

@@ -1,13 +1,17 @@
 //! A bounded cache that keeps what was used recently, without per-entry bookkeeping.
 //!
 //! Two generations: lookups and inserts go to the young one; when it is full it becomes the
-//! old one and the previous old one is dropped. A hit in the old generation moves the entry
+//! old one and the previous old one is emptied, to be the next young one. A hit in the old generation moves the entry
 //! back to the young one. Whatever a block touches every time (the top of the trie, busy
 //! accounts) therefore stays, and the cache never drops everything at once.
 
-use std::hash::Hash;
+use std::{hash::Hash, sync::Arc};
 
 use alloy_primitives::map::HashMap;
+use parking_lot::Mutex;
+
+/// An emptied generation waiting to be the next young one.
+type Spare<K, V> = Arc<Mutex<Option<HashMap<K, V>>>>;
 
 #[derive(Debug)]
 pub(crate) struct GenerationalCache<K, V> {
@@ -15,14 +19,20 @@ pub(crate) struct GenerationalCache<K, V> {
     old: HashMap<K, V>,
     /// Entries per generation: the cache holds at most twice this many.
     generation: usize,
+    /// The generation dropped last, emptied on another thread with its room kept: the next
+    /// young generation starts with it, so filling one never grows (rehashes) a map or faults
+    /// in fresh pages.
+    spare: Spare<K, V>,
 }
 
 impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> GenerationalCache<K, V> {
     pub(crate) fn new(capacity: usize) -> Self {
+        let generation = (capacity / 2).max(1);
         Self {
             young: HashMap::default(),
             old: HashMap::default(),
-            generation: (capacity / 2).max(1),
+            generation,
+            spare: Arc::default(),
         }
     }
 
@@ -37,10 +47,15 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> GenerationalCache
 
     pub(crate) fn insert(&mut self, key: K, value: V) {
         if self.young.len() >= self.generation && !self.young.contains_key(&key) {
-            let dropped = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
-            drop_elsewhere(dropped);
+            let fresh = self.spare.lock().take().unwrap_or_else(|| {
+                HashMap::with_capacity_and_hasher(self.generation, Default::default())
+            });
+            let full = std::mem::replace(&mut self.young, fresh);
+            let dropped = std::mem::replace(&mut self.old, full);
+            recycle_elsewhere(dropped, self.spare.clone());
         }
-        self.old.remove(&key);
+        // An older copy in the old generation is never seen: lookups try the young one
+        // first, and the old one is dropped before the young one takes its place.
         self.young.insert(key, value);
     }
 
@@ -55,15 +70,24 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> GenerationalCache
     }
 }
 
-/// Frees a dropped generation (hundreds of thousands of entries) on a thread of its own, so
-/// the block that filled the cache does not wait for it.
-fn drop_elsewhere<T: Send + 'static>(value: T) {
+/// Empties a dropped generation (hundreds of thousands of entries) on a thread of its own, so
+/// the block that filled the cache does not wait for it, and leaves it as the spare.
+fn recycle_elsewhere<K, V>(mut map: HashMap<K, V>, spare: Spare<K, V>)
+where
+    K: Send + 'static,
+    V: Send + 'static,
+{
+    let empty = move || {
+        map.clear();
+        *spare.lock() = Some(map);
+    };
     let spawned = std::thread::Builder::new()
         .name("bevm-cache-drop".into())
-        .spawn(move || drop(value));
-    // Without a thread (resource limits), the caller's thread frees it: slower, same result.
+        .spawn(empty);
+    // Without a thread (resource limits) the map is dropped here and the next generation
+    // starts with a new one: slower, same result.
     if let Err(e) = spawned {
-        tracing::debug!(target: "bevm::store", error = %e, "freeing a cache generation inline");
+        tracing::debug!(target: "bevm::store", error = %e, "dropping a cache generation inline");
     }
 }
 
@@ -96,5 +120,22 @@ mod tests {
         cache.remove(&2);
         assert_eq!(cache.get(&2), None);
         assert_eq!(cache.get(&3), Some(3));
+    }
+
+    #[test]
+    fn a_recycled_generation_comes_back_empty() {
+        let mut cache = GenerationalCache::new(4);
+        for i in 0..40u32 {
+            cache.insert(i, i);
+            if i % 2 == 1 && i > 4 {
+                // Let the dropped generation be emptied, so the next one reuses it.
+                while cache.spare.lock().is_none() {
+                    std::thread::yield_now();
+                }
+            }
+            assert!(cache.len() <= 4, "{} entries after {i}", cache.len());
+        }
+        assert!((0..36).all(|i| cache.get(&i).is_none()));
+        assert_eq!((cache.get(&38), cache.get(&39)), (Some(38), Some(39)));
     }
 }

@@ -46,30 +46,26 @@ pub enum TxError {
 /// and EIP-7702 set-code transactions), legacy transactions without EIP-155 replay protection,
 /// a chain id other than `chain_id`, and signatures that do not recover (including high-s).
 pub fn decode_eth_tx(raw: &[u8], chain_id: u64, max_bytes: usize) -> Result<EthTx, TxError> {
-    decode_eth_tx_with_sender(raw, chain_id, max_bytes, None)
+    check_size(raw, max_bytes)?;
+    let raw = Bytes::copy_from_slice(raw);
+    decode_eth_tx_with_sender(&raw, keccak256(&raw), chain_id, max_bytes, None)
 }
 
-/// [`decode_eth_tx`], with the sender already known from an earlier recovery of these exact
-/// bytes (keyed by their hash), which skips the signature recovery.
+/// [`decode_eth_tx`] for bytes whose keccak256 `hash` the caller already computed, with the
+/// sender too if it is known from an earlier recovery of these exact bytes (keyed by that
+/// hash), which skips the signature recovery.
 ///
 /// # Errors
 /// As [`decode_eth_tx`], except signature errors when `known_sender` is given.
 pub fn decode_eth_tx_with_sender(
-    raw: &[u8],
+    raw: &Bytes,
+    hash: B256,
     chain_id: u64,
     max_bytes: usize,
     known_sender: Option<Address>,
 ) -> Result<EthTx, TxError> {
-    if raw.is_empty() {
-        return Err(TxError::Empty);
-    }
-    if raw.len() > max_bytes {
-        return Err(TxError::Oversized {
-            size: raw.len(),
-            max: max_bytes,
-        });
-    }
-    let mut buf = raw;
+    check_size(raw, max_bytes)?;
+    let mut buf = raw.as_ref();
     let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
     if !buf.is_empty() {
         return Err(TxError::TrailingBytes(buf.len()));
@@ -98,9 +94,22 @@ pub fn decode_eth_tx_with_sender(
     Ok(EthTx {
         envelope,
         sender,
-        hash: keccak256(raw),
-        raw: Bytes::copy_from_slice(raw),
+        hash,
+        raw: raw.clone(),
     })
+}
+
+fn check_size(raw: &[u8], max_bytes: usize) -> Result<(), TxError> {
+    if raw.is_empty() {
+        return Err(TxError::Empty);
+    }
+    if raw.len() > max_bytes {
+        return Err(TxError::Oversized {
+            size: raw.len(),
+            max: max_bytes,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

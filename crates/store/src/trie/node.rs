@@ -53,6 +53,19 @@ impl Nibbles {
         up
     }
 
+    /// The nibbles read as a base-16 number (up to 16 of them; deeper ones are ignored).
+    pub fn prefix_value(&self) -> u64 {
+        (0..self.depth().min(16)).fold(0, |v, i| {
+            let byte = self.bytes[i / 2];
+            let nibble = if i.is_multiple_of(2) {
+                byte >> 4
+            } else {
+                byte & 0x0f
+            };
+            v << 4 | u64::from(nibble)
+        })
+    }
+
     /// The last nibble of the position (0 for the root).
     pub fn last_nibble(&self) -> u8 {
         match self.depth().checked_sub(1) {

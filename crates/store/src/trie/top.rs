@@ -20,25 +20,42 @@ pub fn is_top(at: &Nibbles) -> bool {
     at.depth() < TOP_DEPTH
 }
 
-/// Every node above [`TOP_DEPTH`]: a position missing here is empty.
-#[derive(Debug, Default)]
+/// Positions in the top: 1 + 16 + 256 + 4,096.
+const TOP_POSITIONS: usize = ((1 << (4 * TOP_DEPTH)) - 1) / 15;
+
+/// Where the node at `at` (in the top) sits in [`TopNodes`]: depth by depth, each depth's
+/// positions in nibble order.
+fn slot(at: &Nibbles) -> usize {
+    debug_assert!(is_top(at));
+    let above = ((1usize << (4 * at.depth())) - 1) / 15;
+    above + at.prefix_value() as usize
+}
+
+/// Every node above [`TOP_DEPTH`], in a table indexed by position: an empty slot is an empty
+/// position.
+#[derive(Debug)]
 pub struct TopNodes {
-    nodes: Mutex<HashMap<Nibbles, Node>>,
+    nodes: Mutex<Vec<Option<Node>>>,
+}
+
+impl Default for TopNodes {
+    fn default() -> Self {
+        Self {
+            nodes: Mutex::new(vec![None; TOP_POSITIONS]),
+        }
+    }
 }
 
 impl TopNodes {
     pub fn get(&self, at: &Nibbles) -> Option<Node> {
-        self.nodes.lock().get(at).cloned()
+        self.nodes.lock()[slot(at)].clone()
     }
 
     /// Applies a block's writes to the top (writes below it are ignored).
     pub fn apply(&self, writes: &[(Nibbles, Option<Node>)]) {
         let mut nodes = self.nodes.lock();
         for (at, node) in writes.iter().filter(|(at, _)| is_top(at)) {
-            match node {
-                Some(node) => nodes.insert(*at, node.clone()),
-                None => nodes.remove(at),
-            };
+            nodes[slot(at)] = node.clone();
         }
     }
 
@@ -60,7 +77,7 @@ impl TopNodes {
             let (at, node) = &writes[i];
             match node {
                 Some(Node::Leaf(leaf)) => out.push((*at, Some(Node::Leaf(*leaf)))),
-                _ if matches!(nodes.get(at), Some(Node::Leaf(_))) => out.push((*at, None)),
+                _ if matches!(nodes[slot(at)], Some(Node::Leaf(_))) => out.push((*at, None)),
                 _ => {}
             }
         }
@@ -98,12 +115,34 @@ impl TopNodes {
             }
         }
         let root = levels[0].get(&Nibbles::ROOT).map(Node::hash);
-        let top: HashMap<Nibbles, Node> = levels.into_iter().take(TOP_DEPTH).flatten().collect();
-        Ok((
-            Self {
-                nodes: Mutex::new(top),
-            },
-            root,
-        ))
+        let top = Self::default();
+        {
+            let mut nodes = top.nodes.lock();
+            for (at, node) in levels.into_iter().take(TOP_DEPTH).flatten() {
+                nodes[slot(&at)] = Some(node);
+            }
+        }
+        Ok((top, root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_top_position_has_a_slot_of_its_own() {
+        let mut seen = vec![false; TOP_POSITIONS];
+        let mut level = vec![Nibbles::ROOT];
+        for _ in 0..TOP_DEPTH {
+            for at in &level {
+                assert!(!std::mem::replace(&mut seen[slot(at)], true), "{at:?}");
+            }
+            level = level
+                .iter()
+                .flat_map(|at| (0..16).map(move |n| at.child(n)))
+                .collect();
+        }
+        assert!(seen.iter().all(|s| *s));
     }
 }
