@@ -79,6 +79,9 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.increase_parallelism(2);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Blocks are written without a write-ahead log (see `writer`): every column family
+        // then flushes together, so the files on disk always hold whole blocks.
+        opts.set_atomic_flush(true);
         let cfs = Column::ALL
             .iter()
             .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
@@ -184,12 +187,14 @@ impl Store {
         })
     }
 
-    /// Waits until every committed block is on disk (shutdown, tests).
+    /// Waits until every committed block is on disk, in RocksDB's files (shutdown, tests).
     ///
     /// # Errors
     /// [`StoreError::Writer`] if a disk write failed.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.writer.flush()
+        self.writer.flush()?;
+        writer::flush_memtables(&self.db, true)
+            .map_err(|e| StoreError::Writer(format!("flushing the memtables: {e}")))
     }
 
     #[cfg(test)]
