@@ -137,8 +137,11 @@ impl App {
     pub fn init_chain(&mut self, app_state: &[u8], genesis_time: u64) -> Result<B256, AppError> {
         let genesis = Genesis::from_json(app_state)?;
         if let Some(committed) = self.store.committed()? {
+            // Compared as genesis, not as bytes: after a restart CometBFT sends the app state
+            // it re-encoded into its state database, not the genesis file's text.
             let stored = self.store.get_aux(Column::Meta, META_GENESIS)?;
-            if committed.height == 0 && stored.as_deref() == Some(app_state) {
+            let same = stored.is_some_and(|s| Genesis::from_json(&s).is_ok_and(|g| g == genesis));
+            if committed.height == 0 && same {
                 return Ok(committed.app_hash);
             }
             return Err(AppError::AlreadyInitialized {

@@ -228,6 +228,33 @@ fn headers_chain_and_survive_reopening() {
     );
 }
 
+/// CometBFT calls InitChain again when a node restarts with nothing committed after genesis,
+/// sending the app state it re-encoded into its own database: the same genesis, other bytes.
+#[test]
+fn init_chain_again_accepts_the_same_genesis_in_other_bytes() {
+    let mut node = TestNode::new(1);
+    let genesis_hash = node.app.info().expect("info").app_hash;
+    let pretty = serde_json::to_vec_pretty(&node.genesis).expect("json");
+    let compact = serde_json::to_vec(&node.genesis).expect("json");
+    assert_ne!(pretty, compact);
+    assert_eq!(
+        node.app.init_chain(&pretty, 0).expect("same genesis"),
+        genesis_hash
+    );
+    let mut other = node.genesis.clone();
+    other.evm_chain_id += 1;
+    let refused = node
+        .app
+        .init_chain(&serde_json::to_vec(&other).expect("json"), 0);
+    assert!(
+        matches!(
+            refused,
+            Err(bevm_app::AppError::AlreadyInitialized { height: 0 })
+        ),
+        "{refused:?}"
+    );
+}
+
 #[test]
 fn header_roots_follow_ethereums_definitions() {
     let mut node = TestNode::new(2);
