@@ -29,7 +29,9 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> GenerationalCache
     pub(crate) fn new(capacity: usize) -> Self {
         let generation = (capacity / 2).max(1);
         Self {
-            young: HashMap::default(),
+            // Room for a whole generation from the start: the map never rehashes. Only its
+            // control bytes are touched now; the rest is paged in as it fills.
+            young: HashMap::with_capacity_and_hasher(generation, Default::default()),
             old: HashMap::default(),
             generation,
             spare: Arc::default(),

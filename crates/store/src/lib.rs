@@ -174,10 +174,12 @@ impl Store {
         batch.put(Column::Meta, META_APP_HASH, committed.app_hash.as_slice());
         let trie_writes = std::mem::take(&mut batch.trie_writes);
         let queued = writer::QueuedBatch::new(batch.into_ops(), committed.height);
+        let (top_writes, writes): (Vec<_>, Vec<_>) = trie_writes
+            .into_iter()
+            .partition(|(at, _)| trie::is_top(at));
         self.writer.submit(queued, |queued| {
-            self.top.apply(&trie_writes);
-            self.nodes
-                .apply(trie_writes.into_iter().filter(|(at, _)| !trie::is_top(at)));
+            self.top.apply(top_writes);
+            self.nodes.apply(writes);
             let mut values = self.values.lock();
             for (hash, value) in queued.latest() {
                 if let Ok(hash) = B256::try_from(hash.as_slice()) {

@@ -53,11 +53,11 @@ impl TopNodes {
         self.nodes.lock()[slot(at)].clone()
     }
 
-    /// Applies a block's writes to the top (writes below it are ignored).
-    pub fn apply(&self, writes: &[(Nibbles, Option<Node>)]) {
+    /// Applies a block's writes to the top, in order (all of them must be in the top).
+    pub fn apply(&self, writes: impl IntoIterator<Item = (Nibbles, Option<Node>)>) {
         let mut nodes = self.nodes.lock();
-        for (at, node) in writes.iter().filter(|(at, _)| is_top(at)) {
-            nodes[slot(at)] = node.clone();
+        for (at, node) in writes {
+            nodes[slot(&at)] = node;
         }
     }
 
@@ -65,24 +65,22 @@ impl TopNodes {
     /// a position wins): the final leaf of a position, or the delete of a stored leaf that a
     /// branch or nothing replaced. Writes below the top go to the disk as they are.
     pub fn disk_writes(&self, writes: &[(Nibbles, Option<Node>)]) -> Vec<(Nibbles, Option<Node>)> {
-        let mut last_in_top: HashMap<Nibbles, usize> = HashMap::default();
-        for (i, (at, _)) in writes.iter().enumerate() {
-            if is_top(at) {
-                last_in_top.insert(*at, i);
-            }
-        }
-        let mut finals: Vec<usize> = last_in_top.into_values().collect();
-        finals.sort_unstable();
         let nodes = self.nodes.lock();
+        let mut written = vec![false; TOP_POSITIONS];
         let mut out = Vec::new();
-        for i in finals {
-            let (at, node) = &writes[i];
+        // Newest first, so the first write seen at a position is its final one.
+        for (at, node) in writes.iter().rev().filter(|(at, _)| is_top(at)) {
+            let slot = slot(at);
+            if std::mem::replace(&mut written[slot], true) {
+                continue;
+            }
             match node {
                 Some(Node::Leaf(leaf)) => out.push((*at, Some(Node::Leaf(*leaf)))),
-                _ if matches!(nodes[slot(at)], Some(Node::Leaf(_))) => out.push((*at, None)),
+                _ if matches!(nodes[slot], Some(Node::Leaf(_))) => out.push((*at, None)),
                 _ => {}
             }
         }
+        out.reverse();
         out
     }
 
