@@ -296,7 +296,7 @@ impl App {
             .iter()
             .filter(|raw| is_native(raw))
             .map(|raw| self.apply_native(raw, &mut native_changes, &mut mints, req.time))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let eth_txs: Vec<Bytes> = req
             .txs
             .iter()
@@ -428,13 +428,17 @@ impl App {
 
     /// Applies one native transaction of the block being finalized on top of `changes`,
     /// collecting the BTC it mints.
+    ///
+    /// # Errors
+    /// [`AppError::NativeState`] when the state cannot be read ([`code::INTERNAL`]): fatal,
+    /// never a transaction result.
     fn apply_native(
         &self,
         raw: &[u8],
         changes: &mut Overlay,
         mints: &mut Vec<(Address, U256)>,
         now: u64,
-    ) -> TxResult {
+    ) -> Result<TxResult, AppError> {
         let outcome = match self.mempool.modules() {
             Some(modules) => modules.apply(raw, &self.store, changes, now),
             None => Err(CheckError {
@@ -448,14 +452,15 @@ impl App {
                 mints.extend(effect.mints);
                 (0, String::new())
             }
+            Err(e) if e.code == code::INTERNAL => return Err(AppError::NativeState(e.message)),
             Err(e) => (e.code, e.message),
         };
-        TxResult {
+        Ok(TxResult {
             code,
             log,
             gas_wanted: 0,
             gas_used: 0,
-        }
+        })
     }
 
     /// Commit: writes the finalized block atomically and resets the mempool view.

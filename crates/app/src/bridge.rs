@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::Address;
-use bevm_btc_light::{spv, Chain};
+use bevm_btc_light::{spv, Chain, HeaderError};
 use bevm_custody::{find_deposits, Deposit, Rejection, SignerSet, Vault};
 use bevm_evm::{
     bridge::{registered_recipient, BridgeVault},
@@ -164,8 +164,14 @@ impl BridgeModule {
         let txid = tx.compute_txid().to_byte_array();
         let view = BtcState::new(Some(store), overlay);
         let chain = Chain::new(&btc.params, &view, btc.horizon);
-        let inclusion = spv::verify_tx_proof(&chain, &txid, proof, self.confirmations)
-            .map_err(|e| refuse(code::DEPOSIT_UNPROVEN, format!("deposit not proven: {e}")))?;
+        let inclusion = spv::verify_tx_proof(&chain, &txid, proof, self.confirmations).map_err(
+            |e| match e {
+                spv::ProofError::Header(HeaderError::Storage(message)) => {
+                    crate::btc::unreadable_state(message)
+                }
+                e => refuse(code::DEPOSIT_UNPROVEN, format!("deposit not proven: {e}")),
+            },
+        )?;
 
         let reader = StateReader::latest(store.clone());
         let deposits = find_deposits(

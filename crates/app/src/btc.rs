@@ -108,14 +108,26 @@ impl BtcModule {
         let now = u32::try_from(now).unwrap_or(u32::MAX);
         let changes = Chain::new(&self.params, &view, self.horizon)
             .submit(&headers, now)
-            .map_err(|e| refuse(code::BTC, e.to_string()))?;
+            .map_err(|e| match e.error {
+                HeaderError::Storage(message) => unreadable_state(message),
+                _ => refuse(code::BTC, e.to_string()),
+            })?;
         if changes.is_empty() {
             return Err(refuse(
                 code::BTC_KNOWN,
                 "no new headers: all already known".into(),
             ));
         }
-        state_writes(&view, &changes).map_err(|e| refuse(code::INTERNAL, e.to_string()))
+        state_writes(&view, &changes).map_err(|e| unreadable_state(e.to_string()))
+    }
+}
+
+/// The light client's state could not be read: [`code::INTERNAL`], which FinalizeBlock treats
+/// as fatal (a peer that can read its state would give the transaction another result).
+pub(crate) fn unreadable_state(message: String) -> CheckError {
+    CheckError {
+        code: code::INTERNAL,
+        message: format!("reading the light client's state: {message}"),
     }
 }
 

@@ -27,6 +27,8 @@ pub enum AppError {
     BridgeGenesis(String),
     #[error("invalid btc genesis: {0}")]
     BtcGenesis(String),
+    #[error("a native transaction could not read the state: {0}")]
+    NativeState(String),
     #[error("btc light client state: {0}")]
     Btc(#[from] bevm_btc_light::HeaderError),
 }

@@ -358,3 +358,45 @@ mod precompile {
         assert_eq!(results[0].log, "execution reverted", "no header at 4 yet");
     }
 }
+
+/// A relay that cannot read the light client's state (here a corrupt tip record) stops
+/// FinalizeBlock: a read failure must never become a result that a healthy peer would not
+/// give for the same transaction.
+#[test]
+fn a_light_client_read_failure_stops_finalize_block() {
+    let mut node = TestNode::new(1);
+    let store = node.store().clone();
+    let committed = store.committed().expect("meta").expect("genesis");
+    let prepared = store
+        .prepare_state(
+            vec![(b"btc/tip".to_vec(), Some(vec![1, 2, 3]))],
+            committed.height,
+        )
+        .expect("prepare");
+    let app_hash = prepared.root;
+    let mut batch = bevm_store::Batch::default();
+    prepared.stage(&mut batch);
+    store
+        .write(
+            batch,
+            bevm_store::Committed {
+                height: committed.height,
+                app_hash,
+            },
+        )
+        .expect("write");
+    let parent = bevm_evm::chain::header(&store, committed.height)
+        .expect("read")
+        .expect("header");
+    let relay = relay_tx(&regtest_from_genesis(2)[..1]);
+    let finalized = node.app.finalize_block(bevm_app::BlockRequest {
+        height: committed.height + 1,
+        time: parent.timestamp + 1,
+        hash: Default::default(),
+        txs: vec![relay],
+    });
+    assert!(
+        matches!(&finalized, Err(bevm_app::AppError::NativeState(m)) if m.contains("corrupt block hash")),
+        "{finalized:?}"
+    );
+}
