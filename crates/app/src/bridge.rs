@@ -32,7 +32,7 @@ use bitcoin::{
 
 use crate::{
     btc::{BtcModule, BtcState, Overlay},
-    mempool::{code, CheckError},
+    mempool::{code, unreadable_state, CheckError},
     native::NativeEffect,
     AppError,
 };
@@ -166,9 +166,7 @@ impl BridgeModule {
         let chain = Chain::new(&btc.params, &view, btc.horizon);
         let inclusion = spv::verify_tx_proof(&chain, &txid, proof, self.confirmations).map_err(
             |e| match e {
-                spv::ProofError::Header(HeaderError::Storage(message)) => {
-                    crate::btc::unreadable_state(message)
-                }
+                spv::ProofError::Header(HeaderError::Storage(message)) => unreadable_state(message),
                 e => refuse(code::DEPOSIT_UNPROVEN, format!("deposit not proven: {e}")),
             },
         )?;
@@ -182,7 +180,7 @@ impl BridgeModule {
             },
             self.min_deposit_sat,
         )
-        .map_err(|e| refuse(code::INTERNAL, e.to_string()))?;
+        .map_err(unreadable_state)?;
         if deposits.is_empty() {
             return Err(refuse(
                 code::BRIDGE,
@@ -190,7 +188,7 @@ impl BridgeModule {
             ));
         }
         let mut effect = NativeEffect::default();
-        let mut supply = self.supply(&view).map_err(|e| refuse(code::INTERNAL, e))?;
+        let mut supply = self.supply(&view).map_err(unreadable_state)?;
         for Deposit {
             vout,
             value_sat,
@@ -199,7 +197,7 @@ impl BridgeModule {
         } in deposits
         {
             let key = outpoint_key(DEPOSIT, &txid, vout);
-            let known = view_get(&view, &key).map_err(|e| refuse(code::INTERNAL, e))?;
+            let known = view_get(&view, &key).map_err(unreadable_state)?;
             if known.is_some() {
                 continue;
             }
@@ -210,9 +208,9 @@ impl BridgeModule {
                 rejected: recipient.as_ref().err().map(Rejection::to_string),
             };
             if let Some(to) = record.recipient {
-                supply = supply.checked_add(value_sat).ok_or_else(|| {
-                    refuse(code::INTERNAL, "vault value overflows 64 bits".into())
-                })?;
+                supply = supply
+                    .checked_add(value_sat)
+                    .ok_or_else(|| unreadable_state("the stored vault value overflows 64 bits"))?;
                 effect.writes.push((
                     outpoint_key(UTXO, &txid, vout),
                     Some(value_sat.to_be_bytes().to_vec()),

@@ -16,7 +16,7 @@ use bevm_primitives::genesis::BtcGenesis;
 use bevm_store::{StateChange, Store};
 
 use crate::{
-    mempool::{code, CheckError},
+    mempool::{code, unreadable_state, CheckError},
     AppError,
 };
 
@@ -118,16 +118,7 @@ impl BtcModule {
                 "no new headers: all already known".into(),
             ));
         }
-        state_writes(&view, &changes).map_err(|e| unreadable_state(e.to_string()))
-    }
-}
-
-/// The light client's state could not be read: [`code::INTERNAL`], which FinalizeBlock treats
-/// as fatal (a peer that can read its state would give the transaction another result).
-pub(crate) fn unreadable_state(message: String) -> CheckError {
-    CheckError {
-        code: code::INTERNAL,
-        message: format!("reading the light client's state: {message}"),
+        state_writes(&view, &changes).map_err(unreadable_state)
     }
 }
 

@@ -14,7 +14,7 @@ use std::{
 
 use alloy_consensus::Transaction;
 use alloy_primitives::{Address, U256};
-use bevm_evm::{state_key::AccountRecord, ChainSpec, EvmError, StateReader};
+use bevm_evm::{state_key::AccountRecord, ChainSpec, StateReader};
 use bevm_primitives::tx::EthTx;
 use bevm_store::Store;
 use parking_lot::Mutex;
@@ -180,6 +180,9 @@ pub mod code {
     /// A deposit the light client does not prove yet (too few confirmations, a block off its
     /// best chain): relayers try again later.
     pub const DEPOSIT_UNPROVEN: u32 = 24;
+    /// The node could not read its own state (or found it corrupt). Never a verdict on the
+    /// transaction: CheckTx refuses it, but FinalizeBlock stops the node rather than give a
+    /// result a healthy peer would not (see [`super::unreadable_state`]).
     pub const INTERNAL: u32 = 100;
     /// Valid transaction that could not execute in its block (FinalizeBlock).
     pub const SKIPPED: u32 = 10;
@@ -262,7 +265,7 @@ impl CheckState {
         }
         let account = reader
             .account(&tx.sender)
-            .map_err(internal)?
+            .map_err(unreadable_state)?
             .unwrap_or_default();
         let pending = self.pending.get(&tx.sender).copied().unwrap_or(Pending {
             next_nonce: account.nonce,
@@ -331,6 +334,7 @@ fn intrinsic_gas(spec: &ChainSpec, tx: &EthTx) -> u64 {
     gas.initial_total_gas().max(gas.floor_gas())
 }
 
-fn internal(e: EvmError) -> CheckError {
+/// The state could not be read: [`code::INTERNAL`], the one way every module reports it.
+pub(crate) fn unreadable_state(e: impl std::fmt::Display) -> CheckError {
     refuse(code::INTERNAL, format!("internal error reading state: {e}"))
 }

@@ -389,6 +389,8 @@ fn a_light_client_read_failure_stops_finalize_block() {
         .expect("read")
         .expect("header");
     let relay = relay_tx(&regtest_from_genesis(2)[..1]);
+    // CheckTx only refuses it: the mempool is not consensus.
+    assert_eq!(node.check(&relay).map_err(|e| e.code), Err(code::INTERNAL));
     let finalized = node.app.finalize_block(bevm_app::BlockRequest {
         height: committed.height + 1,
         time: parent.timestamp + 1,
@@ -399,4 +401,10 @@ fn a_light_client_read_failure_stops_finalize_block() {
         matches!(&finalized, Err(bevm_app::AppError::NativeState(m)) if m.contains("corrupt block hash")),
         "{finalized:?}"
     );
+    // Nothing half-applied: no block waits to be committed, the height has not moved.
+    assert!(matches!(
+        node.app.commit(),
+        Err(bevm_app::AppError::NothingToCommit)
+    ));
+    assert_eq!(node.app.info().expect("info").height, committed.height);
 }
