@@ -57,6 +57,7 @@ fn bip341_key_path_spending() {
 
         let inputs = group["inputSpending"].as_array().expect("inputs");
         assert_eq!(inputs.len(), 7);
+        let mut defaults = 0;
         for input in inputs {
             let given = &input["given"];
             let expected = &input["intermediary"];
@@ -96,6 +97,16 @@ fn bip341_key_path_spending() {
                 text(&expected["sigHash"]),
                 "input {index}"
             );
+            // The vault signs with SIGHASH_DEFAULT: its own sighash function must agree.
+            if hash_type == TapSighashType::Default && annex.is_none() {
+                let ours = crate::key_path_sighash(&tx, index, &utxos).expect("vault sighash");
+                assert_eq!(
+                    hex::encode(ours),
+                    text(&expected["sigHash"]),
+                    "input {index}"
+                );
+                defaults += 1;
+            }
 
             let keypair =
                 Keypair::from_seckey_slice(&secp, &bytes(&given["internalPrivkey"])).expect("key");
@@ -147,5 +158,6 @@ fn bip341_key_path_spending() {
                 .collect();
             assert_eq!(signed_witness, expected_witness, "input {index}");
         }
+        assert!(defaults > 0, "some vector uses SIGHASH_DEFAULT");
     }
 }

@@ -10,6 +10,8 @@
 //! - [`find_deposits`]: the outputs of a Bitcoin transaction that pay the bridge (memo or
 //!   deposit address), each with its recipient or the reason it is not credited.
 //! - [`KeyPathSession`]: MuSig2 signing of a key-path spend (nonces usable once by type).
+//! - [`key_path_sighash`], [`leaf_sighash`], [`sign_leaf`]: what signers sign, and a leaf
+//!   key holder's signature for the fallback or recovery witness.
 //!
 //! - [`DevWallet`]: a one-key P2PKH wallet that pays deposits on devnets and in tests.
 //!
@@ -19,6 +21,7 @@
 
 mod deposit;
 mod musig;
+mod sighash;
 mod signers;
 mod taptree;
 mod vault;
@@ -41,6 +44,7 @@ pub use deposit::{
     find_deposits, memo_script, parse_memo, Deposit, DepositForm, Rejection, MEMO_DATA_LEN,
 };
 pub use musig::{AggregateNonce, KeyPathSession, PublicNonce, SecretNonce};
+pub use sighash::{key_path_sighash, leaf_sighash, sign_leaf};
 pub use signers::{default_threshold, key_sort, SignerSet, MAX_SIGNERS};
 pub use taptree::{TapTree, TaprootOutput};
 pub use vault::{aggregate_key, Recovery, Vault, DEPOSIT_TAG};
@@ -56,7 +60,7 @@ pub enum CustodyError {
          elements); cap the validator set"
     )]
     TooManySigners(usize),
-    #[error("signer key {0} appears twice")]
+    #[error("signer key with x coordinate {0} appears twice (the leaf holds x-only keys)")]
     DuplicateSigner(String),
     #[error("threshold {threshold} of {signers} signers: must be between 1 and {signers}")]
     BadThreshold { threshold: usize, signers: usize },

@@ -1,11 +1,14 @@
 //! MuSig2 (BIP-327) key-path signing of one vault input, as a pure state machine: the
 //! caller moves nonces and partial signatures between signers and supplies randomness.
 //!
-//! A secret nonce is a [`SecretNonce`]: neither `Clone` nor `Copy`, and [`KeyPathSession::sign`]
-//! takes it by value, so the type system forbids signing twice with one nonce. A sidecar that
-//! must survive crashes persists [`SecretNonce::to_bytes`] (64 bytes: the two secret scalars)
-//! before publishing the public nonce, and deletes it before sending the partial
-//! signature.
+//! A secret nonce is a [`SecretNonce`]: neither `Clone` nor `Copy`, and both
+//! [`KeyPathSession::sign`] and [`SecretNonce::into_bytes`] take it by value, so one value can
+//! neither sign twice nor be kept after it was written out. The written form is the one copy
+//! the type system cannot guard: a sidecar that must survive crashes persists
+//! [`SecretNonce::into_bytes`] (64 bytes: the two secret scalars) before publishing the public
+//! nonce, restores it with [`SecretNonce::from_bytes`] to sign, and deletes the file (fsync)
+//! before the partial signature leaves the process. A file it cannot delete means it must
+//! not sign.
 
 use bitcoin::{
     hashes::Hash as _,
@@ -27,12 +30,19 @@ pub struct KeyPathSession {
 pub struct SecretNonce(musig2::SecNonce);
 
 impl SecretNonce {
-    /// The form a signer persists before its public nonce leaves the process.
-    pub fn to_bytes(&self) -> [u8; 64] {
+    /// The form a signer persists before its public nonce leaves the process. Consumes the
+    /// nonce: what signs afterwards is the restored copy, of which there is exactly one as
+    /// long as the file is deleted before signing.
+    pub fn into_bytes(self) -> [u8; 64] {
         self.0.serialize()
     }
 
-    /// Restores a persisted nonce (to be used once, then deleted).
+    /// The public nonce that goes with this secret one (a restarted signer re-sends it).
+    pub fn public_nonce(&self) -> PublicNonce {
+        self.0.public_nonce()
+    }
+
+    /// Restores a persisted nonce (to be used once; delete the file before signing).
     ///
     /// # Errors
     /// Bytes that are not a secret nonce.

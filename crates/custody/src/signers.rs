@@ -29,7 +29,7 @@ pub fn default_threshold(n: usize) -> usize {
 
 impl SignerSet {
     /// # Errors
-    /// An empty set, a repeated key, more than [`MAX_SIGNERS`] keys (a single leaf cannot
+    /// An empty set, a repeated key (or two keys with the same x coordinate), more than [`MAX_SIGNERS`] keys (a single leaf cannot
     /// hold them: the validator set must be capped), or a threshold outside `1..=N`.
     pub fn new(mut keys: Vec<PublicKey>, threshold: Option<usize>) -> Result<Self, CustodyError> {
         if keys.is_empty() {
@@ -39,10 +39,14 @@ impl SignerSet {
             return Err(CustodyError::TooManySigners(keys.len()));
         }
         key_sort(&mut keys);
-        if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
-            return Err(CustodyError::DuplicateSigner(hex::encode(
-                pair[0].serialize(),
-            )));
+        // The leaf holds x-only keys, so P and -P (same x) would be one key twice.
+        let mut xonly: Vec<[u8; 32]> = keys
+            .iter()
+            .map(|k| k.x_only_public_key().0.serialize())
+            .collect();
+        xonly.sort_unstable();
+        if let Some(pair) = xonly.windows(2).find(|w| w[0] == w[1]) {
+            return Err(CustodyError::DuplicateSigner(hex::encode(pair[0])));
         }
         let threshold = threshold.unwrap_or_else(|| default_threshold(keys.len()));
         if threshold == 0 || threshold > keys.len() {

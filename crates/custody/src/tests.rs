@@ -166,6 +166,15 @@ fn signer_sets_are_sorted_checked_and_default_to_two_thirds() {
         SignerSet::new(vec![keys[0], keys[1], keys[0]], None),
         Err(CustodyError::DuplicateSigner(_))
     ));
+    // -P has P's x coordinate: as x-only leaf keys they would be the same key twice.
+    let negated = keys[2].negate(&Secp256k1::verification_only());
+    assert_ne!(negated, keys[2]);
+    assert_eq!(
+        SignerSet::new(vec![keys[0], keys[2], negated], None),
+        Err(CustodyError::DuplicateSigner(hex::encode(
+            keys[2].x_only_public_key().0.serialize()
+        )))
+    );
     assert_eq!(
         SignerSet::new(keys.clone(), Some(5)),
         Err(CustodyError::BadThreshold {
@@ -340,6 +349,16 @@ fn a_key_path_only_set_signs_under_its_unspendable_tweak() {
     assert_bip340_valid(&sig, sighash, &output.output_key);
 }
 
+/// `n` secret keys in the KeySort order of their public keys, and the vault of that set.
+fn sorted_vault(n: usize) -> (Vec<bitcoin::secp256k1::SecretKey>, Vault) {
+    let secp = Secp256k1::new();
+    let mut secrets = secrets_of(n, 4);
+    secrets.sort_by_key(|s| s.public_key(&secp).serialize());
+    let keys: Vec<PublicKey> = secrets.iter().map(|s| s.public_key(&secp)).collect();
+    let v = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+    (secrets, v)
+}
+
 /// Checks a 64-byte signature over `sighash` under the x-only `key`.
 fn assert_bip340_valid(sig: &[u8], sighash: [u8; 32], key: &bitcoin::secp256k1::XOnlyPublicKey) {
     let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(sig).expect("64 bytes");
@@ -369,36 +388,64 @@ fn deposit_outputs_are_signed_on_their_own_tweak() {
 }
 
 #[test]
-fn a_bad_partial_signature_names_its_signer_and_nonces_persist() {
-    let secp = Secp256k1::new();
-    let secrets = secrets_of(3, 4);
-    let mut ordered = secrets.clone();
-    ordered.sort_by_key(|s| s.public_key(&secp).serialize());
-    let keys: Vec<PublicKey> = ordered.iter().map(|s| s.public_key(&secp)).collect();
-    let v = Vault::new(SignerSet::new(keys, None).expect("set"), None).expect("vault");
+fn a_bad_partial_signature_names_its_signer() {
+    let (secrets, v) = sorted_vault(4);
     let session = KeyPathSession::new(&v, [7; 32]).expect("session");
-    let round1: Vec<_> = ordered
+    let round1: Vec<_> = secrets
         .iter()
         .enumerate()
         .map(|(i, s)| session.nonce(s, [i as u8; 32]))
         .collect();
     let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
     let agg = KeyPathSession::aggregate_nonces(&nonces);
-    let mut partials = Vec::new();
-    for (s, (sec, _)) in ordered.iter().zip(round1) {
-        // The persisted form restores the same nonce.
-        let restored = SecretNonce::from_bytes(&sec.to_bytes()).expect("restores");
-        partials.push(session.sign(s, restored, &agg).expect("signs"));
-    }
-    partials.swap(0, 2);
+    let mut partials: Vec<_> = secrets
+        .iter()
+        .zip(round1)
+        .map(|(s, (sec, _))| session.sign(s, sec, &agg).expect("signs"))
+        .collect();
+    // Signer 2's partial signature replaced by signer 1's: signer 2 is named, not 0 or 1.
+    partials[2] = partials[1];
     assert_eq!(
         session.aggregate(&nonces, &partials),
-        Err(CustodyError::BadPartialSignature(0))
+        Err(CustodyError::BadPartialSignature(2))
     );
     assert!(matches!(
         session.aggregate(&nonces[..2], &partials[..2]),
         Err(CustodyError::Signing(_))
     ));
+}
+
+#[test]
+fn a_persisted_nonce_restores_and_signs_as_the_original() {
+    let (secrets, v) = sorted_vault(3);
+    let sighash = [9; 32];
+    let session = KeyPathSession::new(&v, sighash).expect("session");
+    let round1: Vec<_> = secrets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| session.nonce(s, [0x40 + i as u8; 32]))
+        .collect();
+    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
+    let agg = KeyPathSession::aggregate_nonces(&nonces);
+    let partials: Vec<_> = secrets
+        .iter()
+        .zip(round1)
+        .map(|(s, (sec, public))| {
+            // Written out, read back: the same public nonce, and a partial signature that
+            // the aggregate accepts.
+            let restored = SecretNonce::from_bytes(&sec.into_bytes()).expect("restores");
+            assert_eq!(restored.public_nonce(), public);
+            session.sign(s, restored, &agg).expect("signs")
+        })
+        .collect();
+    let sig = session
+        .aggregate(&nonces, &partials)
+        .expect("every partial is valid");
+    assert_bip340_valid(&sig, sighash, &v.output().output_key);
+    assert!(
+        SecretNonce::from_bytes(&[0; 64]).is_err(),
+        "zero scalars are no nonce"
+    );
 }
 
 proptest! {

@@ -3,6 +3,7 @@
 //! timelock has passed, and refuses bad signatures, M − 1 signatures and early recovery.
 
 use bevm_custody::{
+    key_path_sighash, leaf_sighash, sign_leaf,
     testing::{secret_keys, sign_with_all},
     SignerSet, Vault,
 };
@@ -12,7 +13,6 @@ use bitcoin::{
     consensus::{deserialize, serialize},
     key::Secp256k1,
     secp256k1::PublicKey,
-    sighash::{Prevouts, SighashCache, TapSighashType},
     transaction::Version,
     Amount, Block, Network, OutPoint, Sequence, Transaction, TxIn, TxOut, Witness,
 };
@@ -32,10 +32,8 @@ fn key_path_spend(n: usize) -> (Result<String, String>, Result<String, String>) 
         vault.output().script_pubkey(),
         "btcd paid the vault"
     );
-    let sighash = SighashCache::new(&tx)
-        .taproot_key_spend_signature_hash(0, &Prevouts::All(&[prevout]), TapSighashType::Default)
-        .expect("sighash");
-    let sig = sign_with_all(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
+    let sighash = key_path_sighash(&tx, 0, &[prevout]).expect("sighash");
+    let sig = sign_with_all(&vault, &secrets, sighash);
 
     let send = |tx: &Transaction| send(&btcd, tx);
     let mut bad = sig;
@@ -45,8 +43,6 @@ fn key_path_spend(n: usize) -> (Result<String, String>, Result<String, String>) 
     tx.input[0].witness = Witness::from_slice(&[sig.as_slice()]);
     (refused, send(&tx))
 }
-
-use bitcoin::hashes::Hash as _;
 
 /// Regtest activates segwit and taproot by BIP-9 signalling in 144-block windows (defined,
 /// started, locked in, active); 500 blocks also mature the first coinbase.
@@ -139,25 +135,15 @@ fn leaf_signatures(
     keys: &[bitcoin::secp256k1::XOnlyPublicKey],
     secrets: &[bitcoin::secp256k1::SecretKey],
 ) -> Vec<Option<[u8; 64]>> {
-    use bitcoin::{secp256k1::Keypair, taproot::TapLeafHash};
     let secp = Secp256k1::new();
-    let leaf = TapLeafHash::from_script(leaf, bitcoin::taproot::LeafVersion::TapScript);
-    let sighash = SighashCache::new(tx)
-        .taproot_script_spend_signature_hash(
-            0,
-            &Prevouts::All(&[prevout.clone()]),
-            leaf,
-            TapSighashType::Default,
-        )
-        .expect("sighash");
-    let msg = bitcoin::secp256k1::Message::from_digest(sighash.to_raw_hash().to_byte_array());
+    let sighash = leaf_sighash(tx, 0, std::slice::from_ref(prevout), leaf).expect("sighash");
     keys.iter()
-        .map(|key| {
+        .enumerate()
+        .map(|(i, key)| {
             let secret = secrets
                 .iter()
                 .find(|s| s.x_only_public_key(&secp).0 == *key)?;
-            let pair = Keypair::from_secret_key(&secp, secret);
-            Some(secp.sign_schnorr_no_aux_rand(&msg, &pair).serialize())
+            Some(sign_leaf(secret, sighash, [i as u8; 32]).expect("signs"))
         })
         .collect()
 }
@@ -215,14 +201,8 @@ fn btcd_accepts_the_recovery_leaf_only_after_its_timelock() {
 
     // A fresh vault UTXO, confirmed once: the signers move a matured coinbase back to it.
     let (mut fund, coinbase_out) = funded_spend(&btcd, &vault);
-    let sighash = SighashCache::new(&fund)
-        .taproot_key_spend_signature_hash(
-            0,
-            &Prevouts::All(&[coinbase_out]),
-            TapSighashType::Default,
-        )
-        .expect("sighash");
-    let sig = sign_with_all(&vault, &secrets, sighash.to_raw_hash().to_byte_array());
+    let sighash = key_path_sighash(&fund, 0, &[coinbase_out]).expect("sighash");
+    let sig = sign_with_all(&vault, &secrets, sighash);
     fund.input[0].witness = Witness::from_slice(&[sig.as_slice()]);
     send(&btcd, &fund).expect("signers fund a fresh vault output");
     btcd.generate(1).expect("confirms");
