@@ -2,7 +2,9 @@
 //! leaf, the Taproot tweak and the address; a deposit address of an existing vault; and one
 //! whole MuSig2 signing round of the largest vault in one process.
 
-use bevm_custody::{aggregate_key, key_sort, testing::run_round, KeyPathSession, SignerSet, Vault};
+use bevm_custody::{
+    aggregate_key, key_sort, testing::run_round, KeyPathSession, SignerSet, TaprootOutput, Vault,
+};
 use bitcoin::{
     key::Secp256k1,
     secp256k1::{PublicKey, SecretKey},
@@ -30,6 +32,18 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("key_agg", 1000), |b| {
         b.iter(|| aggregate_key(&thousand).expect("aggregates"))
     });
+    // What a 1,000-key set can have: a key-path-only output (no single leaf holds 1,000
+    // keys; such a set is refused as a vault, see ARCHITECTURE.md, custody).
+    g.bench_function(
+        BenchmarkId::new("key_path_only_output_and_address", 1000),
+        |b| {
+            b.iter(|| {
+                let internal = aggregate_key(&thousand).expect("aggregates");
+                TaprootOutput::new(&Secp256k1::verification_only(), internal, None)
+                    .address(Network::Bitcoin)
+            })
+        },
+    );
     let set = keys(999);
     g.bench_function(BenchmarkId::new("vault_with_leaf_and_address", 999), |b| {
         b.iter(|| {
@@ -41,6 +55,9 @@ fn bench(c: &mut Criterion) {
     let vault = Vault::new(SignerSet::new(set.clone(), None).expect("set"), None).expect("vault");
     g.bench_function(BenchmarkId::new("deposit_address", 999), |b| {
         b.iter(|| vault.deposit_address([0x42; 20], Network::Bitcoin))
+    });
+    g.bench_function(BenchmarkId::new("descriptor", 999), |b| {
+        b.iter(|| vault.descriptor())
     });
     // One MuSig2 round in one process: session (KeyAgg with the Taproot tweak), every
     // signer's nonce, one aggregate nonce, every partial signature, each verified, aggregated.

@@ -23,6 +23,11 @@ pub struct ChainArgs {
     /// Network kind; only a devnet may prefund accounts.
     #[arg(long, default_value = "devnet", value_parser = ["devnet", "testnet", "mainnet"])]
     network: String,
+    /// Bitcoin network the light client follows and deposit addresses are encoded for
+    /// (`mainnet`, `testnet4`, `testnet3`, `signet`, `regtest`). Default: regtest on a devnet,
+    /// testnet4 on a testnet, mainnet on mainnet. Regtest is refused outside a devnet.
+    #[arg(long, value_parser = ["mainnet", "testnet4", "testnet3", "signet", "regtest"])]
+    btc_network: Option<String>,
     /// DEVNET ONLY: number of development accounts funded at genesis (keys in dev-keys.json).
     #[arg(long, default_value_t = 10)]
     dev_accounts: u32,
@@ -92,6 +97,12 @@ fn genesis(args: &ChainArgs) -> anyhow::Result<(Genesis, Vec<AccountKey>)> {
         "testnet" => Network::Testnet,
         "mainnet" => Network::Mainnet,
         _ => Network::Devnet,
+    };
+    genesis.btc.network = match (&args.btc_network, genesis.network) {
+        (Some(name), _) => name.clone(),
+        (None, Network::Devnet) => "regtest".into(),
+        (None, Network::Testnet) => "testnet4".into(),
+        (None, Network::Mainnet) => "mainnet".into(),
     };
     let keys = if genesis.network == Network::Devnet {
         devnet_keys(args.dev_accounts)

@@ -216,6 +216,12 @@ pub enum GenesisError {
     AllocOutsideDevnet(Network),
     #[error("evm_chain_id must not be 0")]
     ZeroChainId,
+    #[error(
+        "btc.network = \"regtest\" is allowed only when network = \"devnet\" (network is \
+         {0:?}): regtest headers need no proof of work, so anyone could prove a fake deposit; \
+         use mainnet, testnet4, testnet3 or signet"
+    )]
+    RegtestOutsideDevnet(Network),
     #[error("invalid parameter {name}: {why}")]
     Param {
         name: &'static str,
@@ -279,6 +285,9 @@ impl Genesis {
         if self.evm_chain_id == 0 {
             return Err(GenesisError::ZeroChainId);
         }
+        if self.network != Network::Devnet && self.btc.network == "regtest" {
+            return Err(GenesisError::RegtestOutsideDevnet(self.network));
+        }
         let p = &self.params;
         let param = |name, why| Err(GenesisError::Param { name, why });
         if p.block_gas_limit < 21_000 {
@@ -328,10 +337,26 @@ mod tests {
             .insert(Address::ZERO, GenesisAccount::default());
         assert!(g.validate().is_ok());
         g.network = Network::Mainnet;
+        g.btc.network = "mainnet".into();
         assert_eq!(
             g.validate(),
             Err(GenesisError::AllocOutsideDevnet(Network::Mainnet))
         );
+    }
+
+    #[test]
+    fn a_regtest_light_client_is_refused_outside_a_devnet() {
+        let mut g = Genesis::devnet(7);
+        assert_eq!(g.btc.network, "regtest");
+        for network in [Network::Testnet, Network::Mainnet] {
+            g.network = network;
+            assert_eq!(
+                g.validate(),
+                Err(GenesisError::RegtestOutsideDevnet(network))
+            );
+        }
+        g.btc.network = "signet".into();
+        assert_eq!(g.validate(), Ok(()));
     }
 
     #[test]

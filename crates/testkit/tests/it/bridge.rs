@@ -301,6 +301,37 @@ fn a_bridge_genesis_with_a_bad_key_is_refused_with_the_key_named() {
     assert!(err.to_string().contains("signer key \"02abcd\""), "{err}");
 }
 
+/// The example genesis files in `genesis/` start a chain whose vault address is on the right
+/// Bitcoin network, and mint nothing.
+#[test]
+fn the_example_genesis_files_start_a_chain() {
+    for (file, json, prefix) in [
+        (
+            "devnet",
+            include_str!("../../../../genesis/devnet.app-state.json"),
+            "bcrt1p",
+        ),
+        (
+            "mainnet-example",
+            include_str!("../../../../genesis/mainnet-example.app-state.json"),
+            "bc1p",
+        ),
+    ] {
+        let genesis = Genesis::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(genesis.devnet_alloc.is_empty(), "{file} mints nothing");
+        let node = TestNode::with_genesis(genesis, Vec::new());
+        let mempool = node.app.mempool();
+        let bridge = mempool.bridge().expect("the example has a bridge");
+        let overlay = bevm_app::btc::Overlay::new();
+        let vault = bridge
+            .describe(&BtcState::new(Some(node.store()), &overlay))
+            .expect("describes");
+        let address = vault["address"].as_str().expect("address");
+        assert!(address.starts_with(prefix), "{file}: {address}");
+        assert_eq!(vault["supply_sat"], 0, "{file}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 24,
