@@ -69,20 +69,60 @@ fn bip327_key_agg_vectors() {
             expected
         );
     }
-    // The invalid-key cases: such keys never reach KeyAgg, they do not even parse. (The
-    // tweak cases belong to signing.)
-    let mut refused = 0;
+    // The invalid-key cases: such keys never reach KeyAgg, they do not even parse. The tweak
+    // cases: a tweak of n or more is no scalar, and a tweak taking the key to infinity is
+    // refused by the tweaking itself (the vault's Taproot tweak goes through the same call).
+    let tweaks: Vec<&str> = v["tweaks"]
+        .as_array()
+        .expect("tweaks")
+        .iter()
+        .map(|t| t.as_str().expect("hex"))
+        .collect();
+    let (mut bad_keys, mut bad_tweaks) = (0, 0);
     for case in v["error_test_cases"].as_array().expect("cases") {
-        if case["error"]["type"] == "invalid_contribution"
-            && case["tweak_indices"].as_array().is_some_and(Vec::is_empty)
-        {
+        let indices = |name: &str| -> Vec<usize> {
+            case[name]
+                .as_array()
+                .expect("indices")
+                .iter()
+                .map(|i| i.as_u64().expect("index") as usize)
+                .collect()
+        };
+        let key_indices = indices("key_indices");
+        if case["error"]["type"] == "invalid_contribution" {
             let bad = case["error"]["signer"].as_u64().expect("signer") as usize;
-            let index = case["key_indices"][bad].as_u64().expect("index") as usize;
+            let index = key_indices[bad];
             assert!(pubkey(all[index]).is_none(), "key {index} must be refused");
-            refused += 1;
+            bad_keys += 1;
+            continue;
         }
+        let points: Vec<musig2::secp::Point> = key_indices
+            .iter()
+            .map(|&i| musig2::secp::Point::from_hex(all[i]).expect("valid key"))
+            .collect();
+        let mut ctx = musig2::KeyAggContext::new(points).expect("aggregates");
+        let mut failed = false;
+        for (t, is_xonly) in indices("tweak_indices")
+            .into_iter()
+            .zip(case["is_xonly"].as_array().expect("flags"))
+        {
+            let tweak = hex::decode(tweaks[t]).expect("hex");
+            let Ok(tweak) = musig2::secp::Scalar::from_slice(&tweak) else {
+                failed = true;
+                break;
+            };
+            match ctx.with_tweak(tweak, is_xonly.as_bool().expect("bool")) {
+                Ok(next) => ctx = next,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed, "{}", case["comment"]);
+        bad_tweaks += 1;
     }
-    assert_eq!(refused, 3);
+    assert_eq!((bad_keys, bad_tweaks), (3, 2));
 }
 
 /// A BIP-341 vector tree: a leaf object, or an array of two subtrees.

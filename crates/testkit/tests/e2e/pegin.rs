@@ -198,24 +198,8 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     // The same deposit relayed again is refused (code 23: recorded already). CometBFT's
     // mempool cache would drop the relayer's identical bytes before the app sees them, so
     // the app's own answer is asked through `check_tx`.
-    let block_hash = a.cli(&["getblockhash", "111"]).expect("hash");
-    let raw = hex::decode(a.cli(&["getblock", &block_hash, "0"]).expect("block")).expect("hex");
-    let txids = bevm_btc_light::block::BlockTxids::parse(&raw).expect("parse");
-    let proof: MerkleProof = txids
-        .proof(&memo_deposit.compute_txid().to_byte_array())
-        .expect("the deposit is in block 111");
-    let again = NativeTx::RelayDeposit {
-        tx: serialize(&memo_deposit),
-        proof: proof.encode(),
-    }
-    .encode();
-    use base64::Engine as _;
-    let answer = comet
-        .call(
-            "check_tx",
-            serde_json::json!({ "tx": base64::engine::general_purpose::STANDARD.encode(again) }),
-        )
-        .expect("check_tx");
+    let block_111 = a.cli(&["getblockhash", "111"]).expect("hash");
+    let answer = check_relay(&comet, &a, &block_111, &memo_deposit);
     assert_eq!(answer["code"], 23, "{answer}");
 
     // Below the minimum: recorded with its reason, not credited.
@@ -264,8 +248,10 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
     let conflict = funder.pay(&b, 4, vec![(20_000_000, funder.address().script_pubkey())]);
     a.send_raw_transaction(&serialize(&doomed))
         .expect("a accepts");
+    let doomed_height = a.height().expect("height") + 1;
     a.generate(CONFIRMATIONS - 1)
         .expect("one block short of the depth");
+    let doomed_block = a.hash_at(doomed_height).expect("hash");
     // The L2 sees Carol's block one confirmation short, and the relayer has a scan to relay
     // it too early if the depth rule were broken.
     let short_tip = a.hash_at(a.height().expect("height")).expect("hash");
@@ -273,6 +259,15 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
         (btc_query(&comet, "/btc/tip", "")?["hash"].as_str()? == short_tip).then_some(())
     })
     .expect("the light client holds Carol's block");
+    // The chain itself refuses the relay one block short, whatever a relayer does.
+    let answer = check_relay(&comet, &a, &doomed_block, &doomed);
+    assert_eq!(answer["code"], 24, "{answer}");
+    assert!(
+        answer["log"]
+            .as_str()
+            .is_some_and(|l| l.contains("confirmations")),
+        "{answer}"
+    );
     std::thread::sleep(Duration::from_secs(3));
     b.send_raw_transaction(&serialize(&conflict))
         .expect("b accepts");
@@ -294,12 +289,50 @@ fn deposits_of_both_forms_are_credited_once_and_pay_gas() {
         cast(&eth, &["balance", &carol.to_string()]).expect("balance"),
         "0"
     );
-    let doomed_outpoint = format!("{}:0", doomed.compute_txid());
+    // Its block is off the best chain now, deep or not: the relay is refused for good.
+    let answer = check_relay(&comet, &a, &doomed_block, &doomed);
+    assert_eq!(answer["code"], 24, "{answer}");
     assert!(
-        btc_query(&comet, "/bridge/deposit", &doomed_outpoint).is_none(),
-        "never recorded"
+        answer["log"]
+            .as_str()
+            .is_some_and(|l| l.contains("not on the best chain")),
+        "{answer}"
+    );
+    let doomed_outpoint = format!("{}:0", doomed.compute_txid());
+    let answer = comet
+        .call(
+            "abci_query",
+            serde_json::json!({ "path": "/bridge/deposit", "data": hex::encode(&doomed_outpoint) }),
+        )
+        .expect("abci_query");
+    assert_eq!(
+        answer["response"]["code"],
+        bevm_app::abci::QUERY_NOT_FOUND,
+        "never recorded: {answer}"
     );
     let vault_now = btc_query(&comet, "/bridge/vault", "").expect("vault");
     assert_eq!(vault_now["supply_sat"], 150_000_000, "{vault_now}");
     drop(relayer);
+}
+
+/// The app's CheckTx answer to a `RelayDeposit` of `tx` with its proof from `block` (raw,
+/// from `btcd`, which keeps blocks of abandoned branches too).
+fn check_relay(comet: &Rpc, btcd: &Btcd, block: &str, tx: &Transaction) -> serde_json::Value {
+    use base64::Engine as _;
+    let raw = hex::decode(btcd.cli(&["getblock", block, "0"]).expect("block")).expect("hex");
+    let txids = bevm_btc_light::block::BlockTxids::parse(&raw).expect("parse");
+    let proof: MerkleProof = txids
+        .proof(&tx.compute_txid().to_byte_array())
+        .expect("the transaction is in the block");
+    let relay = NativeTx::RelayDeposit {
+        tx: serialize(tx),
+        proof: proof.encode(),
+    }
+    .encode();
+    comet
+        .call(
+            "check_tx",
+            serde_json::json!({ "tx": base64::engine::general_purpose::STANDARD.encode(relay) }),
+        )
+        .expect("check_tx")
 }
