@@ -4,6 +4,9 @@
 # feeding btcd's headers and deposits to the chain. The development account's BTC comes from
 # a real regtest deposit to the bridge vault (genesis mints nothing). Data in .devnet/.
 # Ctrl-C or SIGTERM stops every process this script started. `make clean-devnet` resets it.
+# Environment: BEVM_DEVNET_HOME (data), BEVM_DEVNET_BASE_PORT (first of the four chain ports,
+# default 26656/26657/26658/8545), BEVM_BTC_RPC_PORT, BEVM_BTC_P2P_PORT, BEVM_BTC_BLOCK_SECS,
+# BEVM_DEV_DEPOSIT_SAT, BEVM_BIN_DIR (the release binaries).
 set -euo pipefail
 # Children in their own process groups: Ctrl-C reaches this script only, and cleanup stops
 # them in order.
@@ -11,7 +14,7 @@ set -m
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HOME_DIR="${BEVM_DEVNET_HOME:-$ROOT/.devnet}"
-BIN="${CARGO_TARGET_DIR:-$HOME/.cache/bevm/target}/release"
+BIN="${BEVM_BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/bevm/target}/release}"
 COMETBFT="${BEVM_TOOLS_BIN:-$ROOT/.tools/bin}/cometbft"
 BEVM="$BIN/bevm"
 NODE="$BIN/bevm-node"
@@ -35,10 +38,11 @@ done
 if [[ ! -f "$HOME_DIR/config/genesis.json" ]]; then
   echo ">> creating a devnet home in $HOME_DIR"
   "$BEVM" init --home "$HOME_DIR" --timeout-commit-ms 1000 --dev-balance-btc 0 \
-    --btc-confirmations "$CONFIRMATIONS" >/dev/null
+    --btc-confirmations "$CONFIRMATIONS" ${BEVM_DEVNET_BASE_PORT:+--base-port "$BEVM_DEVNET_BASE_PORT"} >/dev/null
 fi
 
 RPC_PORT="$(sed -n 's/^eth_rpc_listen = "[^:]*:\([0-9]*\)"/\1/p' "$HOME_DIR/config/bevm.toml")"
+COMET_RPC="$(sed -n 's/^cometbft_rpc = "\(.*\)"/\1/p' "$HOME_DIR/config/bevm.toml")"
 ABCI_PORT="$(sed -n 's/^abci_listen = "[^:]*:\([0-9]*\)"/\1/p' "$HOME_DIR/config/bevm.toml")"
 
 PIDS=()
@@ -66,7 +70,8 @@ done
 "$COMETBFT" start --home "$HOME_DIR" >>"$HOME_DIR/cometbft.log" 2>&1 &
 PIDS+=($!)
 
-# Bitcoin: btcd in regtest, mining to an address nobody holds the key of (regtest coins).
+# Bitcoin: btcd in regtest, mining to the devnet's Bitcoin key (BEVM_DEV_BTC_KEY), whose
+# coinbases pay the development account's deposit.
 mkdir -p "$HOME_DIR/btcd"
 "$BTCD" "${BTC_AUTH[@]}" --datadir="$HOME_DIR/btcd/data" --logdir="$HOME_DIR/btcd/log" \
   --rpclisten="127.0.0.1:$BTC_RPC_PORT" --listen="127.0.0.1:$BTC_P2P_PORT" \
@@ -87,7 +92,7 @@ fi
 
 if [[ ! -f "$HOME_DIR/relayer.toml" ]]; then
   "$RELAYER" init --config "$HOME_DIR/relayer.toml" --bitcoin-rpc "http://127.0.0.1:$BTC_RPC_PORT" \
-    --cometbft-rpc "$(sed -n 's/^cometbft_rpc = "\(.*\)"/\1/p' "$HOME_DIR/config/bevm.toml")" \
+    --cometbft-rpc "$COMET_RPC" \
     --eth-rpc "http://127.0.0.1:$RPC_PORT" >/dev/null
 fi
 "$RELAYER" run --config "$HOME_DIR/relayer.toml" >>"$HOME_DIR/relayer.log" 2>&1 &
@@ -103,7 +108,7 @@ for _ in $(seq 1 100); do [[ -n "$(balance)" ]] && break; sleep 0.2; done
 if [[ "$(balance)" == 0.00000000\ BTC* ]]; then
   echo ">> funding $DEV_ADDR with a regtest deposit of $DEPOSIT_SAT sat"
   for _ in $(seq 1 50); do
-    TXID="$("$BEVM" dev deposit --to "$DEV_ADDR" --sat "$DEPOSIT_SAT" \
+    TXID="$("$BEVM" dev deposit --to "$DEV_ADDR" --sat "$DEPOSIT_SAT" --comet "$COMET_RPC" \
       --bitcoin-rpc "http://127.0.0.1:$BTC_RPC_PORT" 2>>"$HOME_DIR/deposit.log")" && break
     sleep 0.5 # the node may not serve /bridge/vault yet
   done
@@ -124,9 +129,9 @@ cat <<INFO
 
   Bitcoin regtest (btcd) RPC:       http://127.0.0.1:$BTC_RPC_PORT  (user bevm, password bevm)
   a block every ${BTC_BLOCK_SECS}s; mine more: $BTCCTL ${BTC_AUTH[*]} --rpcserver=127.0.0.1:$BTC_RPC_PORT generate 1
-  the light client's view:          $BEVM query btc tip
-  the bridge vault:                 $BEVM query bridge vault
-  deposit more:                     $BEVM dev deposit --to <address> --sat <n>, then mine $CONFIRMATIONS blocks
+  the light client's view:          $BEVM query btc tip --comet $COMET_RPC
+  the bridge vault:                 $BEVM query bridge vault --comet $COMET_RPC
+  deposit more:                     $BEVM dev deposit --to <address> --sat <n> --comet $COMET_RPC --bitcoin-rpc http://127.0.0.1:$BTC_RPC_PORT, then mine $CONFIRMATIONS blocks
 
   try: cast balance $DEV_ADDR --rpc-url http://127.0.0.1:$RPC_PORT
   Ctrl-C stops the devnet.

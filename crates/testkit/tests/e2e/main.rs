@@ -7,6 +7,7 @@ mod btc_relay;
 mod clients;
 mod custody;
 mod helpers;
+mod make_run;
 mod multi_validator;
 mod pegin;
 mod relayer;

@@ -1,0 +1,173 @@
+//! `make run` as a new user meets it: `scripts/devnet.sh` starts bevm-node, cometbft, btcd
+//! and the relayer, funds the development account through a real regtest deposit (genesis
+//! mints nothing), prints how to connect, and stops every process it started on SIGTERM.
+
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use bevm_testkit::{
+    devnet::bin_dir,
+    process::{free_port, wait_for},
+    workspace_root,
+};
+
+use crate::helpers::cast;
+
+/// The script, stopped as Ctrl-C would (SIGTERM, then a wait for its own cleanup) when the
+/// test ends, failed or not; SIGKILL only if it does not exit.
+struct Script(std::process::Child);
+
+impl Script {
+    fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        None
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
+}
+
+/// Four consecutive free ports (the chain's p2p, CometBFT RPC, ABCI and JSON-RPC), none of
+/// them in `taken`.
+fn four_free_ports(taken: &[u16]) -> u16 {
+    loop {
+        let base = free_port();
+        if base < 65_000
+            && (0..4).all(|i| !taken.contains(&(base + i)))
+            && (1..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+}
+
+/// Processes whose command line names `dir` (every process the script starts does).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline
+                .contains(&needle)
+                .then(|| format!("{}: {cmdline}", e.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+/// The value after `label` on the script's banner line that holds it.
+fn banner_field(out: &str, label: &str) -> String {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{out}"))
+        .to_owned()
+}
+
+#[test]
+fn the_devnet_script_funds_the_dev_account_by_deposit_and_stops_everything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let home = dir.path().join("devnet");
+    let out_path = dir.path().join("devnet.out");
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let (btc_rpc, btc_p2p) = (free_port(), free_port());
+    let child = Command::new(workspace_root().join("scripts/devnet.sh"))
+        .env("BEVM_DEVNET_HOME", &home)
+        .env("BEVM_BIN_DIR", bin_dir())
+        .env(
+            "BEVM_DEVNET_BASE_PORT",
+            four_free_ports(&[btc_rpc, btc_p2p]).to_string(),
+        )
+        .env("BEVM_BTC_RPC_PORT", btc_rpc.to_string())
+        .env("BEVM_BTC_P2P_PORT", btc_p2p.to_string())
+        .env("BEVM_BTC_BLOCK_SECS", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(out)
+        .spawn()
+        .expect("runs scripts/devnet.sh");
+    let mut script = Script(child);
+
+    let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    let banner = wait_for(Duration::from_secs(240), || {
+        let text = read();
+        if text.contains("Ctrl-C stops the devnet.") {
+            return Some(text);
+        }
+        // The script exited early: show why.
+        matches!(script.0.try_wait(), Ok(Some(_))).then(|| panic!("devnet.sh exited:\n{text}"))
+    })
+    .unwrap_or_else(|| panic!("no banner within 240 s:\n{}", read()));
+
+    // Funded by the deposit, not by genesis.
+    let genesis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("config/genesis.json")).expect("genesis"))
+            .expect("json");
+    assert!(
+        genesis["app_state"]["devnet_alloc"].is_null(),
+        "genesis mints nothing: {}",
+        genesis["app_state"]
+    );
+    let rpc = banner_field(&banner, "JSON-RPC (HTTP + WebSocket):");
+    let dev = banner_field(&banner, "dev account (DEVNET ONLY):");
+    assert!(
+        banner.contains("funding") && banner.contains("bitcoin txid"),
+        "{banner}"
+    );
+    // The default deposit: 10 BTC = 10^9 sat = 10^19 wei.
+    assert_eq!(
+        cast(&rpc, &["balance", &dev]).expect("cast balance"),
+        "10000000000000000000"
+    );
+    let vault = Command::new(bin_dir().join("bevm"))
+        .args(["query", "bridge", "vault", "--comet", &cometbft_rpc(&home)])
+        .output()
+        .expect("bevm query bridge vault");
+    let vault = String::from_utf8_lossy(&vault.stdout);
+    assert!(
+        vault.contains("1000000000"),
+        "the vault holds the deposit: {vault}"
+    );
+    assert!(!processes_under(&home).is_empty(), "the devnet runs");
+
+    // Ctrl-C's path: SIGTERM, every process stopped, nothing left behind.
+    let status = script.stop().expect("the script exits on SIGTERM");
+    assert!(status.success(), "{status:?}\n{}", read());
+    assert!(read().contains("stopping devnet (pids"), "{}", read());
+    let left = processes_under(&home);
+    assert!(left.is_empty(), "left running: {left:#?}");
+}
+
+/// The CometBFT RPC URL the node's `bevm.toml` names.
+fn cometbft_rpc(home: &Path) -> String {
+    let config = std::fs::read_to_string(home.join("config/bevm.toml")).expect("bevm.toml");
+    config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cometbft_rpc = \""))
+        .map(|rest| rest.trim_end_matches('"').to_owned())
+        .expect("cometbft_rpc in bevm.toml")
+}
