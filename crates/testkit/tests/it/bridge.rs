@@ -338,31 +338,66 @@ proptest! {
         ..bevm_primitives::testing::proptest_config("bridge-supply")
     })]
 
-    /// For any deposits (some below the minimum, some relayed twice, in any block layout),
-    /// L2 BTC minted equals the vault UTXO value, and no outpoint is credited twice.
+    /// For any deposits (some below the minimum, some relayed twice, memo or deposit
+    /// address, spread over up to three Bitcoin blocks), L2 BTC minted equals the vault UTXO
+    /// value, and no outpoint is credited twice.
     #[test]
     fn minted_btc_equals_the_vault_utxo_value(
-        values in proptest::collection::vec((1u64..200_000, 0usize..3, any::<bool>()), 1..8),
+        values in proptest::collection::vec(
+            (1u64..200_000, 0usize..3, any::<bool>(), any::<bool>(), 0usize..3),
+            1..8,
+        ),
     ) {
         let (mut node, vault) = bridge_node();
         let recipients = [Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3)];
-        let txs: Vec<Transaction> = values
+        // Every recipient's deposit address is registered (the funded key pays the gas).
+        let registrations = recipients
             .iter()
             .enumerate()
-            .map(|(i, (sat, who, _))| {
-                bitcoin_tx(
-                    vec![
-                        (*sat, vault.output().script_pubkey()),
-                        (0, memo_script(recipients[*who].into_array())),
-                    ],
-                    i as u8 + 10,
+            .map(|(nonce, recipient)| {
+                txs::eip1559(
+                    &node.keys[0],
+                    1337,
+                    nonce as u64,
+                    TxKind::Call(BRIDGE_ADDRESS),
+                    U256::ZERO,
+                    IBridge::registerDepositAddressCall { recipient: *recipient }
+                        .abi_encode()
+                        .into(),
+                    200_000,
+                    txs::Fees::default(),
                 )
             })
             .collect();
-        let refs: Vec<&Transaction> = txs.iter().collect();
-        let relays = confirm(&mut node, &refs, CONFIRMATIONS as usize);
+        let (results, _) = node.block(registrations);
+        prop_assert!(results.iter().all(|r| r.code == 0 && r.log.is_empty()));
+        let gas_payer = node.balance(&node.keys[0].address());
+        let txs: Vec<Transaction> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (sat, who, _, by_address, _))| {
+                let recipient = recipients[*who].into_array();
+                let outputs = if *by_address {
+                    vec![(*sat, vault.deposit_output(recipient).script_pubkey())]
+                } else {
+                    vec![(*sat, vault.output().script_pubkey()), (0, memo_script(recipient))]
+                };
+                bitcoin_tx(outputs, i as u8 + 10)
+            })
+            .collect();
+        let mut relays = vec![Bytes::new(); txs.len()];
+        for block in 0..3 {
+            let chosen: Vec<usize> = (0..txs.len()).filter(|&i| values[i].4 == block).collect();
+            if chosen.is_empty() {
+                continue;
+            }
+            let refs: Vec<&Transaction> = chosen.iter().map(|&i| &txs[i]).collect();
+            for (i, relay) in chosen.iter().zip(confirm(&mut node, &refs, CONFIRMATIONS as usize)) {
+                relays[*i] = relay;
+            }
+        }
         let mut block = Vec::new();
-        for (relay, (_, _, twice)) in relays.iter().zip(&values) {
+        for (relay, (_, _, twice, _, _)) in relays.iter().zip(&values) {
             block.push(relay.clone());
             if *twice {
                 block.push(relay.clone());
@@ -371,14 +406,17 @@ proptest! {
         node.block(block);
         node.block(relays);
         let minted: U256 = recipients.iter().map(|r| node.balance(r)).sum();
-        let expected: u64 = values.iter().map(|(s, _, _)| *s).filter(|s| *s >= MIN_SAT).sum();
+        let expected: u64 = values.iter().map(|v| v.0).filter(|s| *s >= MIN_SAT).sum();
         prop_assert_eq!(minted, wei(expected));
         // The vault's UTXO set backs exactly that, and so does the supply counter.
         let in_vault: u64 = txs.iter().filter_map(|tx| utxo(&node, tx, 0)).sum();
         prop_assert_eq!(wei(in_vault), minted);
         prop_assert_eq!(wei(supply(&node)), minted);
+        // Relays are fee-free: the only other balance moved is the registrations' gas, paid
+        // before any deposit.
+        prop_assert_eq!(node.balance(&node.keys[0].address()), gas_payer);
         // Every deposit is recorded exactly once; rejected ones are not in the vault set.
-        for (tx, (sat, _, _)) in txs.iter().zip(&values) {
+        for (tx, (sat, ..)) in txs.iter().zip(&values) {
             let r = record(&node, tx, 0).expect("recorded");
             prop_assert_eq!(r.recipient.is_some(), *sat >= MIN_SAT);
             prop_assert_eq!(utxo(&node, tx, 0).is_some(), *sat >= MIN_SAT);
