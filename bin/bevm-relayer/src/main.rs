@@ -167,7 +167,7 @@ fn run(cfg: &RelayerConfig) -> anyhow::Result<()> {
         l2 = l2.with_eth_rpc(&cfg.eth_rpc);
     }
     let deposits = DepositScanner::new(bitcoin(cfg), l2, cfg.deposit_lookback);
-    bevm_relay::run(&syncer, Some(&deposits), pacing);
+    bevm_relay::run(&syncer, &deposits, pacing);
     info!("relayer stopped");
     Ok(())
 }

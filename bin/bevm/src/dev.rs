@@ -4,7 +4,7 @@
 use alloy_primitives::Address;
 use anyhow::{bail, Context as _};
 use bevm_custody::{memo_script, DevWallet};
-use bevm_relay::{Auth, BitcoinRpc};
+use bevm_relay::{Auth, BitcoinRpc, CometL2, L2Bridge as _};
 use bitcoin::{
     consensus::{deserialize, serialize},
     secp256k1::SecretKey,
@@ -80,11 +80,10 @@ pub fn run(cmd: DevCommand) -> anyhow::Result<()> {
             comet,
         } => {
             let wallet = key.wallet()?;
-            let vault = crate::query::abci_json(&comet, "/bridge/vault", "")?;
-            let script = vault["script_pubkey"]
-                .as_str()
-                .and_then(|h| hex::decode(h).ok())
-                .context("the node's /bridge/vault has no script_pubkey")?;
+            let script = CometL2::new(&comet)
+                .bridge()?
+                .context("the node's chain has no bridge (no bridge section in its genesis)")?
+                .vault_script;
             let btc = BitcoinRpc::new(
                 &bitcoin_rpc,
                 Auth::UserPass(bitcoin_rpc_user, bitcoin_rpc_password),

@@ -152,22 +152,6 @@ pub fn run(cmd: QueryCommand) -> anyhow::Result<()> {
     })
 }
 
-/// The JSON answer of `abci_query` at a CometBFT RPC `url` (blocking).
-///
-/// # Errors
-/// No answer, or the query's log when it fails.
-pub fn abci_json(url: &str, path: &str, data: &str) -> anyhow::Result<serde_json::Value> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let client = HttpClientBuilder::default()
-            .build(url)
-            .with_context(|| format!("rpc url {url}"))?;
-        abci_value(&client, url, path, data).await
-    })
-}
-
 /// Prints the JSON answer of a node's `abci_query`, or fails with its log.
 async fn abci_query(
     client: &jsonrpsee::http_client::HttpClient,

@@ -133,10 +133,13 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
         spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
     let node_keys: Vec<Ed25519Key> = spec.ports.iter().map(|_| Ed25519Key::generate()).collect();
     let node_ids: Vec<String> = node_keys.iter().map(|k| hex::encode(k.address())).collect();
-    // Each validator's bridge signer key; the vault is their aggregate (see bevm-custody).
-    let signer_keys: Vec<SignerKey> = spec.ports.iter().map(|_| SignerKey::generate()).collect();
+    // Each validator's bridge signer key, when the genesis leaves the signer set to them;
+    // the vault is their aggregate (see bevm-custody). A genesis without a bridge, or with
+    // its signers already listed, gets no key files that would match nothing.
     let mut app_genesis = spec.genesis.clone();
+    let mut signer_keys: Vec<SignerKey> = Vec::new();
     if let Some(bridge) = app_genesis.bridge.as_mut().filter(|b| b.signers.is_empty()) {
+        signer_keys = spec.ports.iter().map(|_| SignerKey::generate()).collect();
         bridge.signers = signer_keys.iter().map(|k| k.public_hex.clone()).collect();
     }
     let genesis = cometbft_genesis(spec, &app_genesis, &consensus_keys)?;
@@ -177,11 +180,12 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
             &config_dir.join("node_key.json"),
             &json!({ "priv_key": node_keys[i].priv_key_json() }),
         )?;
-        let sk = &signer_keys[i];
-        write_json_private(
-            &config_dir.join("signer_key.json"),
-            &json!({ "public_key": sk.public_hex, "secret_key": hex::encode(sk.secret) }),
-        )?;
+        if let Some(sk) = signer_keys.get(i) {
+            write_json_private(
+                &config_dir.join("signer_key.json"),
+                &json!({ "public_key": sk.public_hex, "secret_key": hex::encode(sk.secret) }),
+            )?;
+        }
         let state = json!({ "height": "0", "round": 0, "step": 0 });
         write_json_private(&data_dir.join("priv_validator_state.json"), &state)?;
         out.push(ValidatorHome {
@@ -379,5 +383,35 @@ mod tests {
             generate_network(&spec),
             Err(ConfigError::Exists(_))
         ));
+
+        // Signers already listed in genesis, or no bridge: no signer key files.
+        let listed = signers[0].as_str().expect("hex").to_owned();
+        for bridge in [
+            None,
+            Some(bevm_primitives::genesis::BridgeGenesis::with_signers(vec![
+                listed.clone(),
+            ])),
+        ] {
+            let other = tempfile::tempdir().expect("tempdir");
+            let spec = NetworkSpec {
+                genesis: Genesis {
+                    bridge: bridge.clone(),
+                    ..Genesis::devnet(1337)
+                },
+                output: other.path().to_path_buf(),
+                ..spec.clone()
+            };
+            let homes = generate_network(&spec).expect("generate");
+            assert!(!homes[0].home.join("config/signer_key.json").exists());
+            let genesis: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(homes[0].home.join("config/genesis.json")).expect("genesis"),
+            )
+            .expect("json");
+            let expected = match bridge {
+                Some(_) => serde_json::json!([listed]),
+                None => serde_json::Value::Null,
+            };
+            assert_eq!(genesis["app_state"]["bridge"]["signers"], expected);
+        }
     }
 }

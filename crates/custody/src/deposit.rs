@@ -62,7 +62,7 @@ pub fn memo_script(recipient: [u8; 20]) -> ScriptBuf {
 
 /// `None` for a script that is not a bevm memo (not `OP_RETURN`, or data without the tag);
 /// otherwise the recipient or why the memo is malformed.
-pub fn parse_memo(script: &Script) -> Option<Result<[u8; 20], Rejection>> {
+pub(crate) fn parse_memo(script: &Script) -> Option<Result<[u8; 20], Rejection>> {
     let mut ops = script.instructions();
     if !matches!(ops.next(), Some(Ok(Instruction::Op(op))) if op == OP_RETURN) {
         return None;

@@ -2,7 +2,7 @@
 
 use bitcoin::{key::Secp256k1, ScriptBuf, Transaction};
 
-use crate::{testing::secret_keys, *};
+use crate::{deposit::parse_memo, testing::secret_keys, *};
 
 fn vault() -> Vault {
     let secp = Secp256k1::new();

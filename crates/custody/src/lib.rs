@@ -40,9 +40,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use deposit::{
-    find_deposits, memo_script, parse_memo, Deposit, DepositForm, Rejection, MEMO_DATA_LEN,
-};
+pub use deposit::{find_deposits, memo_script, Deposit, DepositForm, Rejection, MEMO_DATA_LEN};
 pub use musig::{AggregateNonce, KeyPathSession, PublicNonce, SecretNonce};
 pub use sighash::{key_path_sighash, leaf_sighash, sign_leaf};
 pub use signers::{default_threshold, key_sort, SignerSet, MAX_SIGNERS};

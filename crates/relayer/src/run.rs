@@ -24,13 +24,9 @@ pub struct Pacing {
     pub max_backoff: Duration,
 }
 
-/// Relays headers, and deposits once they are deep enough (with `deposits`), until
-/// `syncer.stop` is set.
-pub fn run<B, L, DB, DL>(
-    syncer: &Syncer<B, L>,
-    deposits: Option<&DepositScanner<DB, DL>>,
-    pacing: Pacing,
-) where
+/// Relays headers, and deposits once they are deep enough, until `syncer.stop` is set.
+pub fn run<B, L, DB, DL>(syncer: &Syncer<B, L>, deposits: &DepositScanner<DB, DL>, pacing: Pacing)
+where
     B: BitcoinSource,
     L: L2Chain,
     DB: BitcoinSource + RawBlocks,
@@ -74,13 +70,13 @@ pub fn run<B, L, DB, DL>(
                 }
                 // Deposits are scanned once headers are up to date, so a long catch-up
                 // is not slowed down; a scan step is bounded, so headers never wait long.
-                match deposits.map(DepositScanner::step) {
-                    Some(Ok(ScanProgress::Scanned { from, to, relayed })) => {
+                match deposits.step() {
+                    Ok(ScanProgress::Scanned { from, to, relayed }) => {
                         debug!(from, to, relayed, "scanned for deposits");
                         continue;
                     }
-                    Some(Err(e)) => warn!(error = %e, "deposit scan failed; will retry"),
-                    Some(Ok(ScanProgress::Waiting)) | None => {}
+                    Err(e) => warn!(error = %e, "deposit scan failed; will retry"),
+                    Ok(ScanProgress::Waiting) => {}
                 }
                 sleep_unless_stopped(pacing.poll_interval, stop);
             }

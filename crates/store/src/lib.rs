@@ -102,6 +102,8 @@ impl Store {
     fn rebuild_top(&mut self) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let mut stored = Vec::new();
+        // Branches in the top live in memory only; older databases stored them.
+        let mut stale = Vec::new();
         // Keys start with the depth, so the nodes down to the top's depth come first.
         let mode = rocksdb::IteratorMode::Start;
         for item in self.db.iterator_cf(self.cf(Column::Nodes), mode) {
@@ -112,7 +114,11 @@ impl Store {
             {
                 break;
             }
-            stored.push((trie::Nibbles::decode(&key)?, trie::Node::decode(&value)?));
+            let (at, node) = (trie::Nibbles::decode(&key)?, trie::Node::decode(&value)?);
+            if trie::is_top(&at) && matches!(node, trie::Node::Branch(_)) {
+                stale.push(key);
+            }
+            stored.push((at, node));
         }
         for (at, node) in &stored {
             if at.depth() == trie::TOP_DEPTH {
@@ -127,7 +133,21 @@ impl Store {
             ));
         }
         self.top = Arc::new(top);
-        tracing::debug!(target: "bevm::store", took = ?started.elapsed(), "trie top rebuilt");
+        if !stale.is_empty() {
+            // Only after the root checked out: these nodes are ignored either way, so a
+            // crash before they are gone only means deleting them at the next start.
+            let mut batch = rocksdb::WriteBatch::default();
+            for key in &stale {
+                batch.delete_cf(self.cf(Column::Nodes), key);
+            }
+            self.db.write(batch)?;
+        }
+        tracing::debug!(
+            target: "bevm::store",
+            took = ?started.elapsed(),
+            stale_branches_deleted = stale.len(),
+            "trie top rebuilt"
+        );
         Ok(())
     }
 

@@ -112,6 +112,50 @@ fn a_killed_store_reopens_whole_at_its_last_flush() {
 }
 
 #[test]
+fn branches_an_older_database_stored_in_the_top_are_deleted_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let changes = (0..300).map(|i| kv(&format!("key {i}"), "v")).collect();
+    let root = commit(&store, changes, 1);
+    store.flush().expect("flush");
+    // What older code wrote: a branch at a top position (here a made-up one at depth 2,
+    // which the rebuild must ignore).
+    let stale = trie::Nibbles::ROOT.child(3).child(7);
+    let mut branch = trie::Branch::default();
+    branch.set(5, Some(B256::repeat_byte(0x55)));
+    let branch = trie::Node::Branch(branch);
+    let nodes = store.cf(Column::Nodes);
+    store
+        .db
+        .put_cf(nodes, stale.encode(), branch.encode())
+        .expect("put");
+    store.flush().expect("flush");
+    drop(store);
+
+    let reopened = Store::open(dir.path()).expect("an older database still opens");
+    assert_eq!(
+        reopened.committed().expect("meta").map(|c| c.app_hash),
+        Some(root)
+    );
+    let nodes = reopened.cf(Column::Nodes);
+    assert_eq!(
+        reopened.db.get_cf(nodes, stale.encode()).expect("read"),
+        None
+    );
+    // Nothing else was deleted: the trie still gives the root after another open.
+    drop(reopened);
+    let again = Store::open(dir.path()).expect("opens");
+    assert_eq!(
+        again.committed().expect("meta").map(|c| c.app_hash),
+        Some(root)
+    );
+    assert_eq!(
+        again.get_latest(b"key 299").expect("read"),
+        Some(b"v".to_vec())
+    );
+}
+
+#[test]
 fn empty_block_keeps_root_and_delete_restores_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
