@@ -3,7 +3,7 @@
 
 use bitcoin::{key::Secp256k1, secp256k1::SecretKey};
 
-use crate::{KeyPathSession, PublicNonce, SecretNonce, Vault};
+use crate::{AggregateNonce, KeyPathSession, PublicNonce, SecretNonce, Vault};
 
 /// `n` distinct secret keys derived from `seed` (for tests only: they are guessable).
 pub fn secret_keys(n: usize, seed: u8) -> Vec<SecretKey> {
@@ -27,11 +27,15 @@ pub fn sign_with_all(vault: &Vault, secrets: &[SecretKey], sighash: [u8; 32]) ->
     run_round(&session, &ordered, sighash)
 }
 
-/// Both MuSig2 rounds of `session` by the holders of `ordered` (KeySort order of their
-/// keys), aggregated with every partial signature verified. Nonce randomness is `seed` with
-/// the signer's index in its first 8 bytes.
-pub fn run_round(session: &KeyPathSession, ordered: &[SecretKey], seed: [u8; 32]) -> [u8; 64] {
-    let round1: Vec<(SecretNonce, PublicNonce)> = ordered
+/// Round 1 of `session` by the holders of `ordered` (KeySort order of their keys): each
+/// one's secret nonce, and every public nonce with their sum. Nonce randomness is `seed`
+/// with the signer's index in its first 8 bytes.
+pub fn round_one(
+    session: &KeyPathSession,
+    ordered: &[SecretKey],
+    seed: [u8; 32],
+) -> (Vec<SecretNonce>, Vec<PublicNonce>, AggregateNonce) {
+    let (secret, public): (Vec<_>, Vec<_>) = ordered
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -39,15 +43,21 @@ pub fn run_round(session: &KeyPathSession, ordered: &[SecretKey], seed: [u8; 32]
             random[..8].copy_from_slice(&(i as u64).to_le_bytes());
             session.nonce(s, random)
         })
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let agg = KeyPathSession::aggregate_nonces(&nonces);
+        .unzip();
+    let aggregate = KeyPathSession::aggregate_nonces(&public);
+    (secret, public, aggregate)
+}
+
+/// Both MuSig2 rounds of `session` by the holders of `ordered` (KeySort order of their
+/// keys), aggregated with every partial signature verified (nonces as [`round_one`]).
+pub fn run_round(session: &KeyPathSession, ordered: &[SecretKey], seed: [u8; 32]) -> [u8; 64] {
+    let (secret, public, aggregate) = round_one(session, ordered, seed);
     let partials: Vec<_> = ordered
         .iter()
-        .zip(round1)
-        .map(|(s, (sec, _))| session.sign(s, sec, &agg).expect("partial"))
+        .zip(secret)
+        .map(|(s, sec)| session.sign(s, sec, &aggregate).expect("partial"))
         .collect();
-    session.aggregate(&nonces, &partials).expect("aggregate")
+    session.aggregate(&public, &partials).expect("aggregate")
 }
 
 /// A made-up Bitcoin transaction paying `outputs` (sat, script) from a fake coin named by

@@ -431,17 +431,11 @@ fn deposit_outputs_are_signed_on_their_own_tweak() {
 fn a_bad_partial_signature_names_its_signer() {
     let (secrets, v) = sorted_vault(4);
     let session = KeyPathSession::new(&v, [7; 32]).expect("session");
-    let round1: Vec<_> = secrets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| session.nonce(s, [i as u8; 32]))
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let agg = KeyPathSession::aggregate_nonces(&nonces);
+    let (secret, nonces, agg) = crate::testing::round_one(&session, &secrets, [1; 32]);
     let mut partials: Vec<_> = secrets
         .iter()
-        .zip(round1)
-        .map(|(s, (sec, _))| session.sign(s, sec, &agg).expect("signs"))
+        .zip(secret)
+        .map(|(s, sec)| session.sign(s, sec, &agg).expect("signs"))
         .collect();
     // Signer 2's partial signature replaced by signer 1's: signer 2 is named, not 0 or 1.
     partials[2] = partials[1];
@@ -460,21 +454,15 @@ fn a_persisted_nonce_restores_and_signs_as_the_original() {
     let (secrets, v) = sorted_vault(3);
     let sighash = [9; 32];
     let session = KeyPathSession::new(&v, sighash).expect("session");
-    let round1: Vec<_> = secrets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| session.nonce(s, [0x40 + i as u8; 32]))
-        .collect();
-    let nonces: Vec<PublicNonce> = round1.iter().map(|(_, p)| p.clone()).collect();
-    let agg = KeyPathSession::aggregate_nonces(&nonces);
+    let (secret, nonces, agg) = crate::testing::round_one(&session, &secrets, [0x40; 32]);
     let partials: Vec<_> = secrets
         .iter()
-        .zip(round1)
+        .zip(secret.into_iter().zip(&nonces))
         .map(|(s, (sec, public))| {
             // Written out, read back: the same public nonce, and a partial signature that
             // the aggregate accepts.
             let restored = SecretNonce::from_bytes(&sec.into_bytes()).expect("restores");
-            assert_eq!(restored.public_nonce(), public);
+            assert_eq!(&restored.public_nonce(), public);
             session.sign(s, restored, &agg).expect("signs")
         })
         .collect();
