@@ -50,18 +50,23 @@ fn bip327_key_sort_vectors() {
 #[test]
 fn bip327_key_agg_vectors() {
     let v: Value = serde_json::from_str(KEY_AGG).expect("json");
-    let all: Vec<&str> = v["pubkeys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|k| k.as_str().expect("hex"))
-        .collect();
+    let strings = |v: &Value| -> Vec<String> {
+        let list = v.as_array().expect("a list");
+        list.iter()
+            .map(|k| k.as_str().expect("hex").to_owned())
+            .collect()
+    };
+    let indices = |v: &Value| -> Vec<usize> {
+        let list = v.as_array().expect("a list");
+        list.iter()
+            .map(|i| i.as_u64().expect("index") as usize)
+            .collect()
+    };
+    let all = strings(&v["pubkeys"]);
     for case in v["valid_test_cases"].as_array().expect("cases") {
-        let keys: Vec<PublicKey> = case["key_indices"]
-            .as_array()
-            .expect("indices")
-            .iter()
-            .map(|i| pubkey(all[i.as_u64().expect("index") as usize]).expect("valid"))
+        let keys: Vec<PublicKey> = indices(&case["key_indices"])
+            .into_iter()
+            .map(|i| pubkey(&all[i]).expect("valid"))
             .collect();
         let expected = case["expected"].as_str().expect("hex").to_lowercase();
         assert_eq!(
@@ -72,41 +77,26 @@ fn bip327_key_agg_vectors() {
     // The invalid-key cases: such keys never reach KeyAgg, they do not even parse. The tweak
     // cases: a tweak of n or more is no scalar, and a tweak taking the key to infinity is
     // refused by the tweaking itself (the vault's Taproot tweak goes through the same call).
-    let tweaks: Vec<&str> = v["tweaks"]
-        .as_array()
-        .expect("tweaks")
-        .iter()
-        .map(|t| t.as_str().expect("hex"))
-        .collect();
+    let tweaks = strings(&v["tweaks"]);
     let (mut bad_keys, mut bad_tweaks) = (0, 0);
     for case in v["error_test_cases"].as_array().expect("cases") {
-        let indices = |name: &str| -> Vec<usize> {
-            case[name]
-                .as_array()
-                .expect("indices")
-                .iter()
-                .map(|i| i.as_u64().expect("index") as usize)
-                .collect()
-        };
-        let key_indices = indices("key_indices");
+        let key_indices = indices(&case["key_indices"]);
         if case["error"]["type"] == "invalid_contribution" {
             let bad = case["error"]["signer"].as_u64().expect("signer") as usize;
             let index = key_indices[bad];
-            assert!(pubkey(all[index]).is_none(), "key {index} must be refused");
+            assert!(pubkey(&all[index]).is_none(), "key {index} must be refused");
             bad_keys += 1;
             continue;
         }
         let points: Vec<musig2::secp::Point> = key_indices
             .iter()
-            .map(|&i| musig2::secp::Point::from_hex(all[i]).expect("valid key"))
+            .map(|&i| musig2::secp::Point::from_hex(&all[i]).expect("valid key"))
             .collect();
         let mut ctx = musig2::KeyAggContext::new(points).expect("aggregates");
         let mut failed = false;
-        for (t, is_xonly) in indices("tweak_indices")
-            .into_iter()
-            .zip(case["is_xonly"].as_array().expect("flags"))
-        {
-            let tweak = hex::decode(tweaks[t]).expect("hex");
+        let flags = case["is_xonly"].as_array().expect("flags");
+        for (t, is_xonly) in indices(&case["tweak_indices"]).into_iter().zip(flags) {
+            let tweak = hex::decode(&tweaks[t]).expect("hex");
             let Ok(tweak) = musig2::secp::Scalar::from_slice(&tweak) else {
                 failed = true;
                 break;
