@@ -5,8 +5,9 @@
 # a real regtest deposit to the bridge vault (genesis mints nothing). Data in .devnet/.
 # Ctrl-C or SIGTERM stops every process this script started. `make clean-devnet` resets it.
 # Environment: BEVM_DEVNET_HOME (data), BEVM_DEVNET_BASE_PORT (first of the four chain ports,
-# default 26656/26657/26658/8545), BEVM_BTC_RPC_PORT, BEVM_BTC_P2P_PORT, BEVM_BTC_BLOCK_SECS,
-# BEVM_DEV_DEPOSIT_SAT, BEVM_BIN_DIR (the release binaries).
+# default 26656/26657/26658/8545; read only when the home is created), BEVM_BTC_RPC_PORT,
+# BEVM_BTC_P2P_PORT, BEVM_BTC_BLOCK_SECS, BEVM_DEV_DEPOSIT_SAT, BEVM_BIN_DIR (the release
+# binaries).
 set -euo pipefail
 # Children in their own process groups: Ctrl-C reaches this script only, and cleanup stops
 # them in order.

@@ -25,7 +25,8 @@ pub struct ChainArgs {
     network: String,
     /// Bitcoin network the light client follows and deposit addresses are encoded for
     /// (`mainnet`, `testnet4`, `testnet3`, `signet`, `regtest`). Default: regtest on a devnet,
-    /// testnet4 on a testnet, mainnet on mainnet. Regtest is refused outside a devnet.
+    /// testnet4 on a testnet, mainnet on mainnet. Regtest is refused outside a devnet, and
+    /// a mainnet follows Bitcoin mainnet only.
     #[arg(long, value_parser = ["mainnet", "testnet4", "testnet3", "signet", "regtest"])]
     btc_network: Option<String>,
     /// DEVNET ONLY: number of development accounts funded at genesis (keys in dev-keys.json).

@@ -237,7 +237,7 @@ impl Service<InfoRequest> for AbciApp {
 
 /// ABCI queries: `/height`, `/account` (data = 20-byte address), `/btc/tip`, `/btc/header`,
 /// `/bridge/vault`, `/bridge/deposit` (data = `txid:vout`).
-fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
+pub fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
     let fail = |log: String| res::Query {
         code: Code::from(1),
         log,
@@ -260,6 +260,13 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
                     serde_json::json!({ "address": address, "nonce": a.nonce, "balance": a.balance.to_string(), "code_hash": a.code_hash })
                 }
                 Err(e) => return fail(e.to_string()),
+            }
+        }
+        "/bridge/vault" | "/bridge/deposit" if app.mempool().bridge().is_none() => {
+            return res::Query {
+                code: Code::from(QUERY_NO_BRIDGE),
+                log: "this chain has no bridge (no bridge section in genesis)".into(),
+                ..res::Query::default()
             }
         }
         "/btc/tip" | "/btc/header" | "/bridge/vault" | "/bridge/deposit" => {
@@ -300,6 +307,9 @@ fn query(app: &App, path: &str, data: &[u8]) -> res::Query {
 /// Query code for a well-formed question with no answer (an unknown header), so clients need
 /// not parse the log.
 pub const QUERY_NOT_FOUND: u32 = 2;
+
+/// Query code for a `/bridge/...` question on a chain whose genesis has no bridge.
+pub const QUERY_NO_BRIDGE: u32 = 3;
 
 /// `/bridge/vault`, and `/bridge/deposit` with data = `txid:vout` (`None`: never recorded).
 fn bridge_query(app: &App, path: &str, data: &[u8]) -> Result<Option<serde_json::Value>, String> {

@@ -135,7 +135,8 @@ pub fn generate_network(spec: &NetworkSpec) -> Result<Vec<ValidatorHome>, Config
     let node_ids: Vec<String> = node_keys.iter().map(|k| hex::encode(k.address())).collect();
     // Each validator's bridge signer key, when the genesis leaves the signer set to them;
     // the vault is their aggregate (see bevm-custody). A genesis without a bridge, or with
-    // its signers already listed, gets no key files that would match nothing.
+    // its signers already listed, gets no new key files that would match nothing (an older
+    // one left by `--force` stays: keys are never deleted here).
     let mut app_genesis = spec.genesis.clone();
     let mut signer_keys: Vec<SignerKey> = Vec::new();
     if let Some(bridge) = app_genesis.bridge.as_mut().filter(|b| b.signers.is_empty()) {

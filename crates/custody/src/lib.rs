@@ -68,6 +68,14 @@ pub enum CustodyError {
     KeyAgg(String),
     #[error("signing: {0}")]
     Signing(String),
+    #[error("{prevouts} previous outputs for {inputs} inputs: a sighash commits to every input's")]
+    PrevoutCount { prevouts: usize, inputs: usize },
+    /// An input index out of range, or a transaction the sighash cannot be computed for.
+    #[error("sighash: {0}")]
+    Sighash(String),
+    /// A signature this process made does not verify: a fault, never to be sent.
+    #[error("our own leaf signature does not verify; not sending it")]
+    OwnSignatureInvalid,
     /// The signer at this index (KeySort order) sent an invalid partial signature.
     #[error("signer #{0} sent an invalid partial signature")]
     BadPartialSignature(usize),

@@ -6,9 +6,8 @@
 //! neither sign twice nor be kept after it was written out. The written form is the one copy
 //! the type system cannot guard: a sidecar that must survive crashes persists
 //! [`SecretNonce::into_bytes`] (64 bytes: the two secret scalars) before publishing the public
-//! nonce, restores it with [`SecretNonce::from_bytes`] to sign, and deletes the file (fsync)
-//! before the partial signature leaves the process. A file it cannot delete means it must
-//! not sign.
+//! nonce, restores it with [`SecretNonce::from_bytes`], deletes the file (and syncs the
+//! directory), and only then signs. A file it cannot delete means it must not sign.
 
 use bitcoin::{
     hashes::Hash as _,

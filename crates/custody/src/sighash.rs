@@ -6,7 +6,7 @@
 use bitcoin::{
     hashes::Hash as _,
     key::{Keypair, Secp256k1},
-    secp256k1::{Message, SecretKey},
+    secp256k1::{Message, SecretKey, Signing, Verification},
     sighash::{Prevouts, SighashCache, TapSighashType},
     taproot::{LeafVersion, TapLeafHash},
     ScriptBuf, Transaction, TxOut,
@@ -27,7 +27,7 @@ pub fn key_path_sighash(
     SighashCache::new(tx)
         .taproot_key_spend_signature_hash(input, &Prevouts::All(prevouts), TapSighashType::Default)
         .map(|h| h.to_raw_hash().to_byte_array())
-        .map_err(|e| CustodyError::Signing(e.to_string()))
+        .map_err(|e| CustodyError::Sighash(e.to_string()))
 }
 
 /// The script-path sighash of `tx`'s input `input` spent through the tapscript `leaf`.
@@ -50,7 +50,7 @@ pub fn leaf_sighash(
             TapSighashType::Default,
         )
         .map(|h| h.to_raw_hash().to_byte_array())
-        .map_err(|e| CustodyError::Signing(e.to_string()))
+        .map_err(|e| CustodyError::Sighash(e.to_string()))
 }
 
 /// One leaf key holder's BIP-340 signature of `sighash` (64 bytes: `SIGHASH_DEFAULT` adds no
@@ -59,17 +59,17 @@ pub fn leaf_sighash(
 ///
 /// # Errors
 /// A signature that does not verify (a fault in the signing computation).
-pub fn sign_leaf(
+pub fn sign_leaf<C: Signing + Verification>(
+    secp: &Secp256k1<C>,
     secret: &SecretKey,
     sighash: [u8; 32],
     aux_rand: [u8; 32],
 ) -> Result<[u8; 64], CustodyError> {
-    let secp = Secp256k1::new();
-    let pair = Keypair::from_secret_key(&secp, secret);
+    let pair = Keypair::from_secret_key(secp, secret);
     let msg = Message::from_digest(sighash);
     let sig = secp.sign_schnorr_with_aux_rand(&msg, &pair, &aux_rand);
     secp.verify_schnorr(&sig, &msg, &pair.x_only_public_key().0)
-        .map_err(|e| CustodyError::Signing(format!("own leaf signature does not verify: {e}")))?;
+        .map_err(|_| CustodyError::OwnSignatureInvalid)?;
     Ok(sig.serialize())
 }
 
@@ -77,10 +77,9 @@ fn check_prevouts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), CustodyErr
     if prevouts.len() == tx.input.len() {
         Ok(())
     } else {
-        Err(CustodyError::Signing(format!(
-            "{} previous outputs for {} inputs",
-            prevouts.len(),
-            tx.input.len()
-        )))
+        Err(CustodyError::PrevoutCount {
+            prevouts: prevouts.len(),
+            inputs: tx.input.len(),
+        })
     }
 }

@@ -29,8 +29,9 @@ pub fn default_threshold(n: usize) -> usize {
 
 impl SignerSet {
     /// # Errors
-    /// An empty set, a repeated key (or two keys with the same x coordinate), more than [`MAX_SIGNERS`] keys (a single leaf cannot
-    /// hold them: the validator set must be capped), or a threshold outside `1..=N`.
+    /// An empty set, a repeated key (or two keys with the same x coordinate), more than
+    /// [`MAX_SIGNERS`] keys (a single leaf cannot hold them: the validator set must be
+    /// capped), or a threshold outside `1..=N`.
     pub fn new(mut keys: Vec<PublicKey>, threshold: Option<usize>) -> Result<Self, CustodyError> {
         if keys.is_empty() {
             return Err(CustodyError::NoSigners);

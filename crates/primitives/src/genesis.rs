@@ -222,6 +222,11 @@ pub enum GenesisError {
          use mainnet, testnet4, testnet3 or signet"
     )]
     RegtestOutsideDevnet(Network),
+    #[error(
+        "network = \"mainnet\" needs btc.network = \"mainnet\" (it is {0:?}): BTC on a \
+         mainnet must be real BTC, and test networks' coins and headers cost next to nothing"
+    )]
+    MainnetOnTestBitcoin(String),
     #[error("invalid parameter {name}: {why}")]
     Param {
         name: &'static str,
@@ -287,6 +292,9 @@ impl Genesis {
         }
         if self.network != Network::Devnet && self.btc.network == "regtest" {
             return Err(GenesisError::RegtestOutsideDevnet(self.network));
+        }
+        if self.network == Network::Mainnet && self.btc.network != "mainnet" {
+            return Err(GenesisError::MainnetOnTestBitcoin(self.btc.network.clone()));
         }
         let p = &self.params;
         let param = |name, why| Err(GenesisError::Param { name, why });
@@ -356,6 +364,14 @@ mod tests {
             );
         }
         g.btc.network = "signet".into();
+        assert_eq!(
+            g.validate(),
+            Err(GenesisError::MainnetOnTestBitcoin("signet".into()))
+        );
+        g.network = Network::Testnet;
+        assert_eq!(g.validate(), Ok(()));
+        g.network = Network::Mainnet;
+        g.btc.network = "mainnet".into();
         assert_eq!(g.validate(), Ok(()));
     }
 

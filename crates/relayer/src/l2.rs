@@ -15,6 +15,8 @@ const CODE_OK: u64 = 0;
 const CODE_ALL_KNOWN: u64 = 21;
 /// `abci_query` code for "no such header" (the app's `abci::QUERY_NOT_FOUND`).
 const QUERY_NOT_FOUND: u64 = 2;
+/// `abci_query` code for a bridge question on a chain without a bridge (`QUERY_NO_BRIDGE`).
+const QUERY_NO_BRIDGE: u64 = 3;
 
 /// The light client's best tip on the L2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +97,16 @@ impl CometL2 {
 
     /// `abci_query`: `Ok(None)` when the answer is "not found" (no such header or deposit).
     fn query(&self, path: &str, data: &str) -> Result<Option<Value>, RelayError> {
+        self.query_or(path, data, &[QUERY_NOT_FOUND])
+    }
+
+    /// `abci_query`: `Ok(None)` when the answer's code is one of `none_codes`.
+    fn query_or(
+        &self,
+        path: &str,
+        data: &str,
+        none_codes: &[u64],
+    ) -> Result<Option<Value>, RelayError> {
         let result = self.call(
             "abci_query",
             json!({ "path": path, "data": hex::encode(data) }),
@@ -102,7 +114,7 @@ impl CometL2 {
         let response = &result["response"];
         match response["code"].as_u64().unwrap_or(0) {
             0 => {}
-            QUERY_NOT_FOUND => return Ok(None),
+            code if none_codes.contains(&code) => return Ok(None),
             _ => {
                 let log = response["log"].as_str().unwrap_or_default();
                 return Err(RelayError::L2(format!("query {path}: {log}")));
@@ -164,11 +176,8 @@ const LOG_RANGE: u64 = 5_000;
 
 impl crate::deposits::L2Bridge for CometL2 {
     fn bridge(&self) -> Result<Option<crate::deposits::BridgeInfo>, RelayError> {
-        let v = match self.query("/bridge/vault", "") {
-            Ok(Some(v)) => v,
-            Err(RelayError::L2(e)) if e.contains("no bridge") => return Ok(None),
-            Ok(None) => return Err(RelayError::L2("query /bridge/vault: no answer".into())),
-            Err(e) => return Err(e),
+        let Some(v) = self.query_or("/bridge/vault", "", &[QUERY_NO_BRIDGE])? else {
+            return Ok(None);
         };
         let script = v["script_pubkey"]
             .as_str()

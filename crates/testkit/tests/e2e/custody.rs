@@ -143,7 +143,7 @@ fn leaf_signatures(
             let secret = secrets
                 .iter()
                 .find(|s| s.x_only_public_key(&secp).0 == *key)?;
-            Some(sign_leaf(secret, sighash, [i as u8; 32]).expect("signs"))
+            Some(sign_leaf(&secp, secret, sighash, [i as u8; 32]).expect("signs"))
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 //! mints nothing), prints how to connect, and stops every process it started on SIGTERM.
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
 };
@@ -17,30 +17,39 @@ use bevm_testkit::{
 use crate::helpers::cast;
 
 /// The script, stopped as Ctrl-C would (SIGTERM, then a wait for its own cleanup) when the
-/// test ends, failed or not; SIGKILL only if it does not exit.
-struct Script(std::process::Child);
+/// test ends, failed or not. If it does not exit, it and every process under its home are
+/// killed by PID (its children run in process groups of their own).
+struct Script {
+    child: std::process::Child,
+    home: PathBuf,
+}
 
 impl Script {
     fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
+            .args(["-TERM", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.0.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for (pid, _) in processes_under(&self.home) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         None
     }
 }
 
 impl Drop for Script {
     fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
+        if matches!(self.child.try_wait(), Ok(None)) {
             self.stop();
         }
     }
@@ -51,8 +60,7 @@ impl Drop for Script {
 fn four_free_ports(taken: &[u16]) -> u16 {
     loop {
         let base = free_port();
-        if base < 65_000
-            && (0..4).all(|i| !taken.contains(&(base + i)))
+        if (0..4).all(|i| !taken.contains(&(base + i)))
             && (1..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
         {
             return base;
@@ -60,21 +68,20 @@ fn four_free_ports(taken: &[u16]) -> u16 {
     }
 }
 
-/// Processes whose command line names `dir` (every process the script starts does).
-fn processes_under(dir: &Path) -> Vec<String> {
+/// Processes whose command line names `dir` (the node, cometbft, btcd and the relayer all
+/// do), with that command line.
+fn processes_under(dir: &Path) -> Vec<(u32, String)> {
     let needle = dir.to_string_lossy().into_owned();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
         .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
             let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            cmdline
-                .contains(&needle)
-                .then(|| format!("{}: {cmdline}", e.file_name().to_string_lossy()))
+            cmdline.contains(&needle).then_some((pid, cmdline))
         })
         .collect()
 }
@@ -104,13 +111,17 @@ fn the_devnet_script_funds_the_dev_account_by_deposit_and_stops_everything() {
         )
         .env("BEVM_BTC_RPC_PORT", btc_rpc.to_string())
         .env("BEVM_BTC_P2P_PORT", btc_p2p.to_string())
-        .env("BEVM_BTC_BLOCK_SECS", "0")
+        // The miner loop runs (and must be stopped) but mines nothing during the test.
+        .env("BEVM_BTC_BLOCK_SECS", "600")
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().expect("dup"))
         .stderr(out)
         .spawn()
         .expect("runs scripts/devnet.sh");
-    let mut script = Script(child);
+    let mut script = Script {
+        child,
+        home: home.clone(),
+    };
 
     let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
     let banner = wait_for(Duration::from_secs(240), || {
@@ -119,7 +130,7 @@ fn the_devnet_script_funds_the_dev_account_by_deposit_and_stops_everything() {
             return Some(text);
         }
         // The script exited early: show why.
-        matches!(script.0.try_wait(), Ok(Some(_))).then(|| panic!("devnet.sh exited:\n{text}"))
+        matches!(script.child.try_wait(), Ok(Some(_))).then(|| panic!("devnet.sh exited:\n{text}"))
     })
     .unwrap_or_else(|| panic!("no banner within 240 s:\n{}", read()));
 
@@ -143,31 +154,45 @@ fn the_devnet_script_funds_the_dev_account_by_deposit_and_stops_everything() {
         cast(&rpc, &["balance", &dev]).expect("cast balance"),
         "10000000000000000000"
     );
+    let comet = bevm_config::NodeConfig::load(&home.join("config/bevm.toml"))
+        .expect("bevm.toml")
+        .cometbft_rpc;
     let vault = Command::new(bin_dir().join("bevm"))
-        .args(["query", "bridge", "vault", "--comet", &cometbft_rpc(&home)])
+        .args(["query", "bridge", "vault", "--comet", &comet])
         .output()
         .expect("bevm query bridge vault");
-    let vault = String::from_utf8_lossy(&vault.stdout);
-    assert!(
-        vault.contains("1000000000"),
+    let vault: serde_json::Value = serde_json::from_slice(&vault.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&vault.stdout)));
+    assert_eq!(
+        vault["supply_sat"], 1_000_000_000,
         "the vault holds the deposit: {vault}"
     );
-    assert!(!processes_under(&home).is_empty(), "the devnet runs");
+    let running = processes_under(&home);
+    assert!(
+        running.len() >= 4,
+        "node, cometbft, btcd, relayer: {running:#?}"
+    );
 
-    // Ctrl-C's path: SIGTERM, every process stopped, nothing left behind.
+    // Ctrl-C's path: SIGTERM, and every process the script started is gone.
     let status = script.stop().expect("the script exits on SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", read());
-    assert!(read().contains("stopping devnet (pids"), "{}", read());
+    let out = read();
+    assert!(status.success(), "{status:?}\n{out}");
+    let pids: Vec<u32> = out
+        .lines()
+        .find_map(|l| l.strip_prefix(">> stopping devnet (pids "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no stop line in:\n{out}"))
+        .split_whitespace()
+        .map(|p| p.parse().expect("pid"))
+        .collect();
+    // cometbft, bevm-node, btcd, the miner loop and the relayer.
+    assert_eq!(pids.len(), 5, "{out}");
+    for pid in &pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} still runs"
+        );
+    }
     let left = processes_under(&home);
     assert!(left.is_empty(), "left running: {left:#?}");
-}
-
-/// The CometBFT RPC URL the node's `bevm.toml` names.
-fn cometbft_rpc(home: &Path) -> String {
-    let config = std::fs::read_to_string(home.join("config/bevm.toml")).expect("bevm.toml");
-    config
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("cometbft_rpc = \""))
-        .map(|rest| rest.trim_end_matches('"').to_owned())
-        .expect("cometbft_rpc in bevm.toml")
 }
