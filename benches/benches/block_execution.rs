@@ -18,6 +18,8 @@ const TXS: usize = 2000;
 const SENDERS: usize = 2000;
 
 fn bench(c: &mut Criterion) {
+    // With the node's allocator settings too (the bench executes itself again once).
+    bevm_store::memory::reexec_with_allocator_settings();
     // `RUST_LOG=bevm::app=debug,bevm::store=debug` prints the per-block split of the node.
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()

@@ -33,6 +33,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    bevm_store::memory::reexec_with_allocator_settings();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

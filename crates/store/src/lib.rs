@@ -12,12 +12,15 @@
 //!   in between; CometBFT's handshake then replays the blocks after it.
 //! - **Caches**: the trie nodes and the latest state values a block touches are kept in
 //!   memory ([`cache`]), so execution and the state root rarely read RocksDB.
+//! - **Memory**: a process that runs the store sets its allocators up for a block's worth
+//!   of memory freed and reused every block ([`memory`]).
 
 #![forbid(unsafe_code)]
 
 mod batch;
 mod cache;
 mod error;
+pub mod memory;
 mod state;
 pub mod trie;
 mod writer;

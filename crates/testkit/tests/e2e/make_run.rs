@@ -172,6 +172,20 @@ fn the_devnet_script_funds_the_dev_account_by_deposit_and_stops_everything() {
         running.len() >= 4,
         "node, cometbft, btcd, relayer: {running:#?}"
     );
+    // The node runs with its allocator settings (it executes itself again to set them).
+    let (node, _) = running
+        .iter()
+        .find(|(_, cmdline)| cmdline.contains("bevm-node"))
+        .unwrap_or_else(|| panic!("no bevm-node in {running:#?}"));
+    let environ = std::fs::read(format!("/proc/{node}/environ")).expect("environ");
+    let environ = String::from_utf8_lossy(&environ);
+    // glibc blanks GLIBC_TUNABLES in place once it has read it, so only mimalloc's setting
+    // is still visible there.
+    let (name, value) = bevm_store::memory::ALLOCATOR_ENV[0];
+    assert!(
+        environ.split('\0').any(|v| v == format!("{name}={value}")),
+        "bevm-node runs without {name}"
+    );
 
     // Ctrl-C's path: SIGTERM, and every process the script started is gone.
     let status = script.stop().expect("the script exits on SIGTERM");
