@@ -66,7 +66,8 @@ fn bench(c: &mut Criterion) {
     };
     group.bench_function(format!("execute_erc20_block/txs={TXS}"), |b| {
         b.iter(|| {
-            let mut state = BlockState::new(StateReader::latest(fx.node.store().clone()));
+            let reader = StateReader::latest(fx.node.store().clone());
+            let mut state = BlockState::with_capacity(reader, decoded.len());
             let out = execute_block(&spec, &mut state, &input, &decoded).expect("executes");
             assert!(out
                 .outcomes

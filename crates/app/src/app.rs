@@ -321,7 +321,8 @@ impl App {
                 .map(|b| b.reader(&self.store, native_changes.clone())),
             bridge: self.mempool.modules().and_then(NativeModules::bridge_vault),
         };
-        let mut state = BlockState::new(StateReader::latest(self.store.clone()));
+        let mut state =
+            BlockState::with_capacity(StateReader::latest(self.store.clone()), valid.len());
         // Deposits credited by this block's relays, before its EVM transactions run.
         for (to, amount) in mints {
             state.credit(to, amount)?;

@@ -1,8 +1,8 @@
 //! Reading committed state, and the overlay a block (or a call) executes against.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{map::HashMap, Address, Bytes, B256, U256};
 use bevm_store::{Column, StateChange, Store};
 use revm::{
     bytecode::Bytecode,
@@ -113,8 +113,10 @@ pub struct BlockState {
     accounts: HashMap<Address, Option<AccountRecord>>,
     slots: HashMap<(Address, U256), U256>,
     code: HashMap<B256, Bytecode>,
-    dirty_accounts: BTreeSet<Address>,
-    dirty_slots: BTreeSet<(Address, U256)>,
+    /// Written accounts and slots, repeats included: sorted and deduplicated once, in
+    /// [`BlockState::into_diff`], instead of kept sorted on every write.
+    dirty_accounts: Vec<Address>,
+    dirty_slots: Vec<(Address, U256)>,
     new_code: BTreeMap<B256, Bytes>,
 }
 
@@ -127,13 +129,19 @@ pub struct StateDiff {
 
 impl BlockState {
     pub fn new(reader: StateReader) -> Self {
+        Self::with_capacity(reader, 0)
+    }
+
+    /// A state for a block of about `txs` transactions: its maps start with room for a few
+    /// accounts and slots per transaction, so they do not rehash as the block runs.
+    pub fn with_capacity(reader: StateReader, txs: usize) -> Self {
         Self {
             reader,
-            accounts: HashMap::new(),
-            slots: HashMap::new(),
-            code: HashMap::new(),
-            dirty_accounts: BTreeSet::new(),
-            dirty_slots: BTreeSet::new(),
+            accounts: HashMap::with_capacity_and_hasher(3 * txs, Default::default()),
+            slots: HashMap::with_capacity_and_hasher(3 * txs, Default::default()),
+            code: HashMap::default(),
+            dirty_accounts: Vec::with_capacity(4 * txs),
+            dirty_slots: Vec::with_capacity(4 * txs),
             new_code: BTreeMap::new(),
         }
     }
@@ -158,13 +166,13 @@ impl BlockState {
     /// Sets an account outright (genesis allocation, fee credits).
     pub fn set_account(&mut self, address: Address, record: Option<AccountRecord>) {
         self.accounts.insert(address, record);
-        self.dirty_accounts.insert(address);
+        self.dirty_accounts.push(address);
     }
 
     /// Sets a storage slot outright (genesis allocation).
     pub fn set_slot(&mut self, address: Address, slot: U256, value: U256) {
         self.slots.insert((address, slot), value);
-        self.dirty_slots.insert((address, slot));
+        self.dirty_slots.push((address, slot));
     }
 
     /// Registers contract code and returns its hash.
@@ -234,7 +242,11 @@ impl BlockState {
     }
 
     /// The block's writes, in a deterministic order.
-    pub fn into_diff(self) -> StateDiff {
+    pub fn into_diff(mut self) -> StateDiff {
+        self.dirty_accounts.sort_unstable();
+        self.dirty_accounts.dedup();
+        self.dirty_slots.sort_unstable();
+        self.dirty_slots.dedup();
         let mut changes = Vec::with_capacity(self.dirty_accounts.len() + self.dirty_slots.len());
         for address in &self.dirty_accounts {
             let record = self.accounts.get(address).copied().flatten();
