@@ -20,8 +20,9 @@ pub(crate) struct GenerationalCache<K, V> {
     /// Entries per generation: the cache holds at most twice this many.
     generation: usize,
     /// The generation dropped last, emptied on another thread with its room kept: the next
-    /// young generation starts with it, so from the third generation on filling one never
-    /// grows (rehashes) a map or faults in fresh pages.
+    /// young generation starts with it. Every generation after the first starts with room
+    /// for all its entries (never rehashes), and from the fourth on it also reuses pages
+    /// already faulted in.
     spare: Spare<K, V>,
 }
 
@@ -49,9 +50,14 @@ impl<K: Hash + Eq + Send + 'static, V: Clone + Send + 'static> GenerationalCache
 
     pub(crate) fn insert(&mut self, key: K, value: V) {
         if self.young.len() >= self.generation && !self.young.contains_key(&key) {
-            let fresh = self.spare.lock().take().unwrap_or_else(|| {
-                HashMap::with_capacity_and_hasher(self.generation, Default::default())
-            });
+            // The first spare is the never-filled initial old generation, with no room: a
+            // generation started from it would grow (rehash) all the way.
+            let spare = self.spare.lock().take();
+            let fresh = spare
+                .filter(|map| map.capacity() >= self.generation)
+                .unwrap_or_else(|| {
+                    HashMap::with_capacity_and_hasher(self.generation, Default::default())
+                });
             let full = std::mem::replace(&mut self.young, fresh);
             let dropped = std::mem::replace(&mut self.old, full);
             recycle_elsewhere(dropped, self.spare.clone());
@@ -122,6 +128,24 @@ mod tests {
         cache.remove(&2);
         assert_eq!(cache.get(&2), None);
         assert_eq!(cache.get(&3), Some(3));
+    }
+
+    #[test]
+    fn every_generation_after_the_first_starts_with_room_for_all_its_entries() {
+        let mut cache = GenerationalCache::new(2000);
+        for i in 0..10_000u32 {
+            cache.insert(i, i);
+            if cache.young.len() == 1 {
+                // A generation just started: after the first it never has to grow.
+                if i >= 1000 {
+                    assert!(cache.young.capacity() >= 1000, "generation at {i}");
+                }
+                // Let the dropped generation be emptied, as a block's time allows.
+                while i >= 1000 && cache.spare.lock().is_none() {
+                    std::thread::yield_now();
+                }
+            }
+        }
     }
 
     #[test]
