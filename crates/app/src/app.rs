@@ -304,6 +304,13 @@ impl App {
             .cloned()
             .collect();
         let decoded = self.mempool.senders.decode_all(&eth_txs, &spec);
+        // This block includes them: once it is committed they can never run again.
+        self.mempool.senders.forget(
+            decoded
+                .iter()
+                .filter_map(|d| d.as_ref().ok())
+                .map(|tx| &tx.hash),
+        );
         let decoded_at = started.elapsed();
         let valid: Vec<_> = decoded
             .iter()

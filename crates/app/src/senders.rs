@@ -2,34 +2,58 @@
 //! transaction hash, so proposals and FinalizeBlock only look it up. Misses (transactions
 //! first seen in a block) are recovered on all cores.
 
-use std::collections::HashMap;
-
-use alloy_primitives::{keccak256, Address, Bytes, B256};
+use alloy_primitives::{keccak256, map::HashMap, Address, Bytes, B256};
 use bevm_evm::ChainSpec;
 use bevm_primitives::tx::{decode_eth_tx_with_sender, EthTx, TxError};
 use parking_lot::Mutex;
 
-/// Entries kept before the cache is emptied (about 50 bytes each).
-const CAPACITY: usize = 500_000;
+/// Entries kept (about 50 bytes each): twice the mempool's default size. Included
+/// transactions are forgotten at FinalizeBlock, so what fills the cache is transactions
+/// checked and never included; past this, the oldest half is dropped.
+const CAPACITY: usize = 200_000;
 
 /// Recovered senders by transaction hash. The value is a pure function of the key's
 /// preimage, so a hit is exactly what recovery would return.
 #[derive(Debug, Default)]
 pub struct SenderCache {
-    senders: Mutex<HashMap<B256, Address>>,
+    senders: Mutex<Generations>,
+}
+
+/// Two halves: new entries go to `young`; when it is full it replaces `old`, so eviction
+/// drops the oldest half and never everything at once.
+#[derive(Debug, Default)]
+struct Generations {
+    young: HashMap<B256, Address>,
+    old: HashMap<B256, Address>,
+}
+
+impl Generations {
+    fn get(&self, hash: &B256) -> Option<Address> {
+        self.young.get(hash).or_else(|| self.old.get(hash)).copied()
+    }
 }
 
 impl SenderCache {
     pub fn remember(&self, hash: B256, sender: Address) {
-        let mut map = self.senders.lock();
-        if map.len() >= CAPACITY {
-            map.clear();
+        let mut g = self.senders.lock();
+        if g.young.len() >= CAPACITY / 2 && !g.young.contains_key(&hash) {
+            let full = std::mem::take(&mut g.young);
+            g.old = full;
         }
-        map.insert(hash, sender);
+        g.young.insert(hash, sender);
     }
 
     fn get(&self, hash: &B256) -> Option<Address> {
-        self.senders.lock().get(hash).copied()
+        self.senders.lock().get(hash)
+    }
+
+    /// Forgets transactions a committed block included: they can never be executed again.
+    pub fn forget<'a>(&self, hashes: impl IntoIterator<Item = &'a B256>) {
+        let mut g = self.senders.lock();
+        for hash in hashes {
+            g.young.remove(hash);
+            g.old.remove(hash);
+        }
     }
 
     /// Decodes every transaction of a block, in order, remembering the senders it recovered
@@ -37,8 +61,8 @@ impl SenderCache {
     pub fn decode_all(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
         let hashes: Vec<B256> = txs.iter().map(keccak256).collect();
         let known: Vec<Option<Address>> = {
-            let map = self.senders.lock();
-            hashes.iter().map(|hash| map.get(hash).copied()).collect()
+            let g = self.senders.lock();
+            hashes.iter().map(|hash| g.get(hash)).collect()
         };
         let decoded = decode_all_with(txs, &hashes, &known, spec);
         for (tx, _) in decoded.iter().zip(&known).filter(|(_, k)| k.is_none()) {
@@ -137,5 +161,29 @@ mod tests {
         assert!(decoded[1].is_err());
         // What ProcessProposal recovered, FinalizeBlock looks up.
         assert_eq!(cache.get(&keccak256(&raw)), Some(key.address()));
+        cache.forget([&keccak256(&raw)]);
+        assert_eq!(cache.get(&keccak256(&raw)), None);
+    }
+
+    #[test]
+    fn eviction_drops_the_oldest_half_only() {
+        let cache = SenderCache::default();
+        let hash = |i: usize| B256::left_padding_from(&i.to_be_bytes());
+        for i in 0..CAPACITY {
+            cache.remember(hash(i), Address::repeat_byte(1));
+        }
+        // Full: the next entry moves the newer half to the old generation, dropping the rest.
+        cache.remember(hash(CAPACITY), Address::repeat_byte(2));
+        assert_eq!(cache.get(&hash(0)), None);
+        assert_eq!(cache.get(&hash(CAPACITY / 2 - 1)), None);
+        assert_eq!(
+            cache.get(&hash(CAPACITY / 2)),
+            Some(Address::repeat_byte(1))
+        );
+        assert_eq!(
+            cache.get(&hash(CAPACITY - 1)),
+            Some(Address::repeat_byte(1))
+        );
+        assert_eq!(cache.get(&hash(CAPACITY)), Some(Address::repeat_byte(2)));
     }
 }
