@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bevm_benches::Erc20Fixture;
 use bevm_evm::{execute_block, BlockInput, BlockState, ChainSpec, StateReader};
 use bevm_primitives::tx::decode_eth_tx;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 
 /// The allocator bevm-node runs with.
 #[global_allocator]
@@ -18,8 +18,6 @@ const TXS: usize = 2000;
 const SENDERS: usize = 2000;
 
 fn bench(c: &mut Criterion) {
-    // With the node's allocator settings too (the bench executes itself again once).
-    bevm_store::memory::reexec_with_allocator_settings();
     // `RUST_LOG=bevm::app=debug,bevm::store=debug` prints the per-block split of the node.
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
@@ -160,4 +158,11 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    // With the node's allocator settings too: the bench executes itself again once, before
+    // criterion starts anything.
+    bevm_store::memory::reexec_with_allocator_settings();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

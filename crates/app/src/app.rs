@@ -304,7 +304,8 @@ impl App {
             .cloned()
             .collect();
         let decoded = self.mempool.senders.decode_all(&eth_txs, &spec);
-        // This block includes them: once it is committed they can never run again.
+        // This block includes them: rarely needed again (one skipped for its nonce or fee
+        // may come back, and is then recovered again).
         self.mempool.senders.forget(
             decoded
                 .iter()

@@ -7,7 +7,7 @@ use bevm_evm::ChainSpec;
 use bevm_primitives::tx::{decode_eth_tx_with_sender, EthTx, TxError};
 use parking_lot::Mutex;
 
-/// Entries kept (about 50 bytes each): twice the mempool's default size. Included
+/// Entries kept (about 50 bytes each): twice the mempool size `bevm init` configures. Included
 /// transactions are forgotten at FinalizeBlock, so what fills the cache is transactions
 /// checked and never included; past this, the oldest half is dropped.
 const CAPACITY: usize = 200_000;
@@ -47,7 +47,8 @@ impl SenderCache {
         self.senders.lock().get(hash)
     }
 
-    /// Forgets transactions a committed block included: they can never be executed again.
+    /// Forgets transactions a block included: rarely needed again (one skipped for its nonce
+    /// or fee may be included later, and its sender is then recovered again).
     pub fn forget<'a>(&self, hashes: impl IntoIterator<Item = &'a B256>) {
         let mut g = self.senders.lock();
         for hash in hashes {

@@ -105,8 +105,9 @@ impl StateReader {
 }
 
 /// State as a block (or a simulated call) sees it: committed state plus the writes of the
-/// transactions executed so far. Dirty keys are tracked in ordered sets, so the changes handed
-/// to the Merkle tree never depend on hash-map iteration order.
+/// transactions executed so far. Written keys are sorted and deduplicated in
+/// [`BlockState::into_diff`], and the hash maps are only looked up, never iterated, so the
+/// changes handed to the Merkle tree never depend on hash-map order.
 #[derive(Debug)]
 pub struct BlockState {
     reader: StateReader,

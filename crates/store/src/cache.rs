@@ -130,6 +130,19 @@ mod tests {
         assert_eq!(cache.get(&3), Some(3));
     }
 
+    /// Waits for the dropped generation to come back as the spare (10 s at most: a thread
+    /// that cannot be spawned must fail the test, not hang it).
+    fn wait_for_spare<K, V>(cache: &GenerationalCache<K, V>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cache.spare.lock().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dropped generation never came back"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn every_generation_after_the_first_starts_with_room_for_all_its_entries() {
         let mut cache = GenerationalCache::new(2000);
@@ -141,8 +154,8 @@ mod tests {
                     assert!(cache.young.capacity() >= 1000, "generation at {i}");
                 }
                 // Let the dropped generation be emptied, as a block's time allows.
-                while i >= 1000 && cache.spare.lock().is_none() {
-                    std::thread::yield_now();
+                if i >= 1000 {
+                    wait_for_spare(&cache);
                 }
             }
         }
@@ -155,9 +168,7 @@ mod tests {
             cache.insert(i, i);
             if i % 2 == 1 && i > 4 {
                 // Let the dropped generation be emptied, so the next one reuses it.
-                while cache.spare.lock().is_none() {
-                    std::thread::yield_now();
-                }
+                wait_for_spare(&cache);
             }
             assert!(cache.len() <= 4, "{} entries after {i}", cache.len());
         }

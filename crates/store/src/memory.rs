@@ -4,9 +4,10 @@
 //! update on the Rust side (mimalloc in bevm-node), RocksDB's write batches and memtables on
 //! the C++ side (glibc). With the allocators' defaults that memory goes back to the kernel
 //! between blocks and is faulted in again, page by page, by the next one: on one core, 13%
-//! of the consensus thread and a quarter of the writer (docs/PERFORMANCE.md). Both
-//! allocators read their settings from the environment before `main` runs, so a process
-//! sets them by executing itself again once.
+//! of the consensus thread and a quarter of the writer (docs/PERFORMANCE.md). At run time
+//! they could only be changed through C calls (`mi_option_set`, `mallopt`), which need the
+//! `unsafe` this workspace forbids; both allocators also read them from the environment when
+//! the process starts, so a process sets them by executing itself again once.
 
 use std::{os::unix::process::CommandExt as _, process::Command};
 
@@ -23,23 +24,34 @@ pub const ALLOCATOR_ENV: [(&str, &str); 2] = [
     ),
 ];
 
-/// Executes the current program again, with the same arguments, and [`ALLOCATOR_ENV`] added
-/// to its environment (a value the operator set wins). Returns at once in a process that
-/// already has them; if executing fails, warns and returns, and the process goes on with the
-/// allocators' defaults. Call it first thing in `main`, before any thread starts.
+/// Executes the current program again (the same binary, even if its file was replaced or
+/// deleted since, with the same arguments, `argv[0]` included) with [`ALLOCATOR_ENV`] added
+/// to its environment. An operator's own values win: a set `MIMALLOC_PURGE_DELAY` is kept,
+/// and a set `GLIBC_TUNABLES` is appended to ours, so its entries, parsed last, override.
+/// Returns at once in a process that already has them; if executing fails, warns and
+/// returns, and the process goes on with the allocators' defaults. Call it first thing in
+/// `main`, before any thread starts.
 pub fn reexec_with_allocator_settings() {
     if std::env::var_os(APPLIED).is_some() {
         return;
     }
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return warn(&e),
-    };
-    let mut cmd = Command::new(exe);
-    cmd.args(std::env::args_os().skip(1)).env(APPLIED, "1");
-    for (name, value) in ALLOCATOR_ENV {
-        if std::env::var_os(name).is_none() {
-            cmd.env(name, value);
+    let mut args = std::env::args_os();
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    cmd.args(args).env(APPLIED, "1");
+    for (name, ours) in ALLOCATOR_ENV {
+        match std::env::var_os(name) {
+            None => {
+                cmd.env(name, ours);
+            }
+            Some(theirs) if name == "GLIBC_TUNABLES" => {
+                let mut merged = std::ffi::OsString::from(format!("{ours}:"));
+                merged.push(theirs);
+                cmd.env(name, merged);
+            }
+            Some(_) => {}
         }
     }
     // `exec` returns only when it failed.

@@ -179,12 +179,10 @@ fn the_devnet_script_funds_the_dev_account_by_deposit_and_stops_everything() {
         .unwrap_or_else(|| panic!("no bevm-node in {running:#?}"));
     let environ = std::fs::read(format!("/proc/{node}/environ")).expect("environ");
     let environ = String::from_utf8_lossy(&environ);
-    // glibc blanks GLIBC_TUNABLES in place once it has read it, so only mimalloc's setting
-    // is still visible there.
-    let (name, value) = bevm_store::memory::ALLOCATOR_ENV[0];
+    // The marker, not the values: an operator's own values would win over ours.
     assert!(
-        environ.split('\0').any(|v| v == format!("{name}={value}")),
-        "bevm-node runs without {name}"
+        environ.split('\0').any(|v| v == "BEVM_ALLOCATOR_ENV=1"),
+        "bevm-node did not execute itself with its allocator settings"
     );
 
     // Ctrl-C's path: SIGTERM, and every process the script started is gone.
