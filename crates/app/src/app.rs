@@ -303,15 +303,7 @@ impl App {
             .filter(|raw| !is_native(raw))
             .cloned()
             .collect();
-        let decoded = self.mempool.senders.decode_all(&eth_txs, &spec);
-        // This block includes them: rarely needed again (one skipped for its nonce or fee
-        // may come back, and is then recovered again).
-        self.mempool.senders.forget(
-            decoded
-                .iter()
-                .filter_map(|d| d.as_ref().ok())
-                .map(|tx| &tx.hash),
-        );
+        let decoded = self.mempool.senders.decode_included(&eth_txs, &spec);
         let decoded_at = started.elapsed();
         let valid: Vec<_> = decoded
             .iter()

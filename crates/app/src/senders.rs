@@ -47,24 +47,10 @@ impl SenderCache {
         self.senders.lock().get(hash)
     }
 
-    /// Forgets transactions a block included: rarely needed again (one skipped for its nonce
-    /// or fee may be included later, and its sender is then recovered again).
-    pub fn forget<'a>(&self, hashes: impl IntoIterator<Item = &'a B256>) {
-        let mut g = self.senders.lock();
-        for hash in hashes {
-            g.young.remove(hash);
-            g.old.remove(hash);
-        }
-    }
-
     /// Decodes every transaction of a block, in order, remembering the senders it recovered
     /// (ProcessProposal recovers them once, FinalizeBlock then finds them).
     pub fn decode_all(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
-        let hashes: Vec<B256> = txs.iter().map(keccak256).collect();
-        let known: Vec<Option<Address>> = {
-            let g = self.senders.lock();
-            hashes.iter().map(|hash| g.get(hash)).collect()
-        };
+        let (hashes, known) = self.look_up(txs, |g, hash| g.get(hash));
         let decoded = decode_all_with(txs, &hashes, &known, spec);
         for (tx, _) in decoded.iter().zip(&known).filter(|(_, k)| k.is_none()) {
             if let Ok(tx) = tx {
@@ -72,6 +58,28 @@ impl SenderCache {
             }
         }
         decoded
+    }
+
+    /// Decodes the transactions of a block being executed (FinalizeBlock), taking their
+    /// senders out of the cache and remembering none: once included they are rarely needed
+    /// again (one skipped for its nonce or fee may come back, and is then recovered again).
+    pub fn decode_included(&self, txs: &[Bytes], spec: &ChainSpec) -> Vec<Result<EthTx, TxError>> {
+        let (hashes, known) = self.look_up(txs, |g, hash| {
+            g.young.remove(hash).or_else(|| g.old.remove(hash))
+        });
+        decode_all_with(txs, &hashes, &known, spec)
+    }
+
+    /// Each transaction's hash and what `find` gives for it, under one lock.
+    fn look_up(
+        &self,
+        txs: &[Bytes],
+        mut find: impl FnMut(&mut Generations, &B256) -> Option<Address>,
+    ) -> (Vec<B256>, Vec<Option<Address>>) {
+        let hashes: Vec<B256> = txs.iter().map(keccak256).collect();
+        let mut g = self.senders.lock();
+        let known = hashes.iter().map(|hash| find(&mut g, hash)).collect();
+        (hashes, known)
     }
 
     /// Decodes one transaction, using and filling the cache.
@@ -162,8 +170,24 @@ mod tests {
         assert!(decoded[1].is_err());
         // What ProcessProposal recovered, FinalizeBlock looks up.
         assert_eq!(cache.get(&keccak256(&raw)), Some(key.address()));
-        cache.forget([&keccak256(&raw)]);
+        // FinalizeBlock takes it out, and remembers nothing of the block.
+        let other: Bytes = key
+            .sign_tx(TxEip1559 {
+                chain_id: 1337,
+                nonce: 1,
+                gas_limit: 21_000,
+                max_fee_per_gas: 1,
+                to: TxKind::Call(Address::repeat_byte(1)),
+                ..TxEip1559::default()
+            })
+            .encoded_2718()
+            .into();
+        let included = cache.decode_included(&[raw.clone(), other.clone()], &spec);
+        assert!(included
+            .iter()
+            .all(|t| t.as_ref().map(|t| t.sender).ok() == Some(key.address())));
         assert_eq!(cache.get(&keccak256(&raw)), None);
+        assert_eq!(cache.get(&keccak256(&other)), None);
     }
 
     #[test]
