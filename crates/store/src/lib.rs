@@ -105,8 +105,6 @@ impl Store {
     fn rebuild_top(&mut self) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let mut stored = Vec::new();
-        // Branches in the top live in memory only; older databases stored them.
-        let mut stale = Vec::new();
         // Keys start with the depth, so the nodes down to the top's depth come first.
         let mode = rocksdb::IteratorMode::Start;
         for item in self.db.iterator_cf(self.cf(Column::Nodes), mode) {
@@ -117,18 +115,14 @@ impl Store {
             {
                 break;
             }
-            let (at, node) = (trie::Nibbles::decode(&key)?, trie::Node::decode(&value)?);
-            if trie::is_top(&at) && matches!(node, trie::Node::Branch(_)) {
-                stale.push(key);
-            }
-            stored.push((at, node));
+            stored.push((trie::Nibbles::decode(&key)?, trie::Node::decode(&value)?));
         }
         for (at, node) in &stored {
             if at.depth() == trie::TOP_DEPTH {
                 self.nodes.insert(*at, node.clone());
             }
         }
-        let (top, root) = trie::TopNodes::rebuild(stored)?;
+        let (top, root, stale) = trie::TopNodes::rebuild(stored)?;
         let expected = self.committed()?.map(|c| c.app_hash);
         if expected.is_some_and(|hash| hash != root.unwrap_or(trie::EMPTY_ROOT)) {
             return Err(StoreError::Corrupt(
@@ -140,8 +134,8 @@ impl Store {
             // Only after the root checked out: these nodes are ignored either way, so a
             // crash before they are gone only means deleting them at the next start.
             let mut batch = rocksdb::WriteBatch::default();
-            for key in &stale {
-                batch.delete_cf(self.cf(Column::Nodes), key);
+            for at in &stale {
+                batch.delete_cf(self.cf(Column::Nodes), at.encode());
             }
             self.db.write(batch)?;
         }

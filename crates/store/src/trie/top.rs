@@ -85,18 +85,22 @@ impl TopNodes {
     }
 
     /// Rebuilds the top from the stored nodes at positions up to [`TOP_DEPTH`] (any order;
-    /// deeper ones are ignored). Returns it with the root hash, `None` for an empty trie.
+    /// deeper ones are ignored). Returns it with the root hash (`None` for an empty trie) and
+    /// the stored nodes it ignored as stale: branches in the top, which are never stored
+    /// (older databases did store them).
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] if a stored leaf sits where nodes below it exist.
     pub fn rebuild(
         stored: impl IntoIterator<Item = (Nibbles, Node)>,
-    ) -> Result<(Self, Option<B256>), StoreError> {
+    ) -> Result<(Self, Option<B256>, Vec<Nibbles>), StoreError> {
         let mut levels: Vec<HashMap<Nibbles, Node>> =
             (0..=TOP_DEPTH).map(|_| HashMap::default()).collect();
+        let mut stale = Vec::new();
         for (at, node) in stored {
-            // Branches in the top are never stored (older databases did store them).
-            if at.depth() <= TOP_DEPTH && !(is_top(&at) && matches!(node, Node::Branch(_))) {
+            if is_top(&at) && matches!(node, Node::Branch(_)) {
+                stale.push(at);
+            } else if at.depth() <= TOP_DEPTH {
                 levels[at.depth()].insert(at, node);
             }
         }
@@ -122,7 +126,7 @@ impl TopNodes {
                 nodes[slot(&at)] = Some(node);
             }
         }
-        Ok((top, root))
+        Ok((top, root, stale))
     }
 }
 
