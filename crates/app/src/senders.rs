@@ -146,20 +146,25 @@ mod tests {
 
     use super::*;
 
+    /// A signed EIP-1559 transfer of `key` with `nonce`, raw.
+    fn transfer(key: &AccountKey, nonce: u64) -> Bytes {
+        key.sign_tx(TxEip1559 {
+            chain_id: 1337,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 1,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            ..TxEip1559::default()
+        })
+        .encoded_2718()
+        .into()
+    }
+
     #[test]
     fn a_block_decoded_once_is_not_recovered_again() {
         let spec = ChainSpec::from_genesis(&Genesis::devnet(1337));
         let key = AccountKey::from_seed(b"senders");
-        let raw: Bytes = key
-            .sign_tx(TxEip1559 {
-                chain_id: 1337,
-                gas_limit: 21_000,
-                max_fee_per_gas: 1,
-                to: TxKind::Call(Address::repeat_byte(1)),
-                ..TxEip1559::default()
-            })
-            .encoded_2718()
-            .into();
+        let raw = transfer(&key, 0);
         let cache = SenderCache::default();
         assert_eq!(cache.get(&keccak256(&raw)), None);
         let decoded = cache.decode_all(&[raw.clone(), Bytes::from_static(b"\x02junk")], &spec);
@@ -171,17 +176,7 @@ mod tests {
         // What ProcessProposal recovered, FinalizeBlock looks up.
         assert_eq!(cache.get(&keccak256(&raw)), Some(key.address()));
         // FinalizeBlock takes it out, and remembers nothing of the block.
-        let other: Bytes = key
-            .sign_tx(TxEip1559 {
-                chain_id: 1337,
-                nonce: 1,
-                gas_limit: 21_000,
-                max_fee_per_gas: 1,
-                to: TxKind::Call(Address::repeat_byte(1)),
-                ..TxEip1559::default()
-            })
-            .encoded_2718()
-            .into();
+        let other = transfer(&key, 1);
         let included = cache.decode_included(&[raw.clone(), other.clone()], &spec);
         assert!(included
             .iter()
