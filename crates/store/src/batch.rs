@@ -66,6 +66,10 @@ impl Column {
             // Point lookups dominate: bloom filters skip files that cannot hold the key.
             table.set_bloom_filter(10.0, false);
             table.set_cache_index_and_filter_blocks(true);
+            // Every read of an absent key (each fresh recipient) probes the filter of every L0
+            // file: keep theirs pinned instead of looking them up in the block cache each time.
+            table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            table.set_pin_top_level_index_and_filter(true);
         }
         if matches!(self, Column::Latest | Column::Code) {
             // The memtable's own filter answers "absent" (every fresh recipient of a block)
@@ -73,6 +77,10 @@ impl Column {
             // so there the filter would cost every insert and save little.
             opts.set_memtable_whole_key_filtering(true);
             opts.set_memtable_prefix_bloom_ratio(0.05);
+        }
+        if matches!(self, Column::TxIndex) {
+            // Keys are transaction hashes and values twelve bytes: nothing to compress.
+            opts.set_compression_type(rocksdb::DBCompressionType::None);
         }
         if matches!(self, Column::Latest | Column::Nodes | Column::History) {
             // Hashes and hashed keys do not compress; trying costs compaction CPU.
