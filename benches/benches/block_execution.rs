@@ -5,9 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use alloy_primitives::keccak256;
 use bevm_benches::Erc20Fixture;
 use bevm_evm::{execute_block, BlockInput, BlockState, ChainSpec, StateReader};
-use bevm_primitives::tx::decode_eth_tx;
+use bevm_primitives::tx::{decode_eth_tx, decode_eth_tx_unrecovered};
 use criterion::{criterion_group, Criterion, Throughput};
 
 /// The allocator bevm-node runs with.
@@ -42,6 +43,24 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .map(|raw| decode_eth_tx(raw, 1337, 1 << 20).expect("valid"))
                 .collect::<Vec<_>>()
+        })
+    });
+
+    // The same signatures eight at a time where the CPU has AVX-512 IFMA (as FinalizeBlock
+    // recovers the senders it did not see at CheckTx), decoding included.
+    group.bench_function(format!("recover_senders_batched/txs={TXS}"), |b| {
+        b.iter(|| {
+            let signing: Vec<_> = sample
+                .iter()
+                .map(|raw| {
+                    decode_eth_tx_unrecovered(raw, keccak256(raw), 1337, 1 << 20)
+                        .expect("valid")
+                        .signing()
+                })
+                .collect();
+            let senders = bevm_ecrecover::recover_signers(&signing);
+            assert!(senders.iter().all(Result::is_ok));
+            senders
         })
     });
 

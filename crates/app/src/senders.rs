@@ -2,9 +2,14 @@
 //! transaction hash, so proposals and FinalizeBlock only look it up. Misses (transactions
 //! first seen in a block) are recovered on all cores.
 
+use alloy_consensus::crypto::RecoveryError;
+use alloy_primitives::Signature;
 use alloy_primitives::{keccak256, map::HashMap, Address, Bytes, B256};
 use bevm_evm::ChainSpec;
-use bevm_primitives::tx::{decode_eth_tx_with_sender, EthTx, TxError};
+use bevm_primitives::tx::{
+    decode_eth_tx_unrecovered, decode_eth_tx_with_sender, invalid_signature, EthTx, TxError,
+    UnrecoveredTx,
+};
 use parking_lot::Mutex;
 
 /// Entries kept (about 50 bytes each): twice the mempool size `bevm init` configures. Included
@@ -106,13 +111,10 @@ fn decode_all_with(
     known: &[Option<Address>],
     spec: &ChainSpec,
 ) -> Vec<Result<EthTx, TxError>> {
-    let decode = |((raw, hash), known): ((&Bytes, &B256), &Option<Address>)| {
-        decode_eth_tx_with_sender(raw, *hash, spec.chain_id, spec.max_tx_bytes(), *known)
-    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let misses = known.iter().filter(|k| k.is_none()).count();
     if threads < 2 || misses < 64 {
-        return txs.iter().zip(hashes).zip(known).map(decode).collect();
+        return decode_chunk(txs, hashes, known, spec);
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
@@ -121,13 +123,7 @@ fn decode_all_with(
             .zip(hashes.chunks(chunk))
             .zip(known.chunks(chunk))
             .map(|((raws, hashes), known)| {
-                scope.spawn(move || {
-                    raws.iter()
-                        .zip(hashes)
-                        .zip(known)
-                        .map(decode)
-                        .collect::<Vec<_>>()
-                })
+                scope.spawn(move || decode_chunk(raws, hashes, known, spec))
             })
             .collect();
         handles
@@ -135,6 +131,54 @@ fn decode_all_with(
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+/// Decodes `txs`, then recovers the senders not `known` all together (eight at a time where
+/// the CPU can: see `bevm_ecrecover`).
+fn decode_chunk(
+    txs: &[Bytes],
+    hashes: &[B256],
+    known: &[Option<Address>],
+    spec: &ChainSpec,
+) -> Vec<Result<EthTx, TxError>> {
+    let decoded: Vec<Result<UnrecoveredTx, TxError>> = txs
+        .iter()
+        .zip(hashes)
+        .map(|(raw, hash)| {
+            decode_eth_tx_unrecovered(raw, *hash, spec.chain_id, spec.max_tx_bytes())
+        })
+        .collect();
+    let unknown: Vec<(B256, Signature)> = decoded
+        .iter()
+        .zip(known)
+        .filter_map(|(tx, known)| match (tx, known) {
+            (Ok(tx), None) => Some(tx.signing()),
+            _ => None,
+        })
+        .collect();
+    let mut recovered = bevm_ecrecover::recover_signers(&unknown).into_iter();
+    decoded
+        .into_iter()
+        .zip(known)
+        .map(|(tx, known)| {
+            let tx = tx?;
+            let sender = match known {
+                Some(sender) => *sender,
+                None => next_sender(&mut recovered)?,
+            };
+            Ok(tx.with_sender(sender))
+        })
+        .collect()
+}
+
+/// The next recovered sender: there is one per transaction whose sender was not known.
+fn next_sender(
+    recovered: &mut impl Iterator<Item = Result<Address, RecoveryError>>,
+) -> Result<Address, TxError> {
+    match recovered.next() {
+        Some(result) => result.map_err(invalid_signature),
+        None => Err(TxError::InvalidSignature("sender not recovered".into())),
+    }
 }
 
 #[cfg(test)]

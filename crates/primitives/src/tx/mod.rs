@@ -2,9 +2,11 @@
 //!
 //! Error messages follow geth's wording, so wallets and tools that match on them keep working.
 
-use alloy_consensus::{transaction::SignerRecoverable, Transaction, TxEnvelope};
+use alloy_consensus::{
+    crypto::RecoveryError, transaction::SignerRecoverable, Transaction, TxEnvelope,
+};
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{keccak256, Address, Bytes, B256};
+use alloy_primitives::{keccak256, Address, Bytes, Signature, B256};
 
 /// A decoded, signature-checked Ethereum transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,55 @@ pub fn decode_eth_tx_with_sender(
     max_bytes: usize,
     known_sender: Option<Address>,
 ) -> Result<EthTx, TxError> {
+    let tx = decode_eth_tx_unrecovered(raw, hash, chain_id, max_bytes)?;
+    let sender = match known_sender {
+        Some(sender) => sender,
+        None => tx.envelope.recover_signer().map_err(invalid_signature)?,
+    };
+    Ok(tx.with_sender(sender))
+}
+
+/// A decoded transaction whose sender is still to be recovered, for recovering many at once
+/// (a block's: see `bevm-ecrecover`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnrecoveredTx {
+    envelope: TxEnvelope,
+    hash: B256,
+    raw: Bytes,
+}
+
+impl UnrecoveredTx {
+    /// What recovering the sender takes: the signature hash and the signature.
+    pub fn signing(&self) -> (B256, Signature) {
+        (self.envelope.signature_hash(), *self.envelope.signature())
+    }
+
+    /// The transaction, with the sender recovered from [`UnrecoveredTx::signing`].
+    pub fn with_sender(self, sender: Address) -> EthTx {
+        EthTx {
+            envelope: self.envelope,
+            sender,
+            hash: self.hash,
+            raw: self.raw,
+        }
+    }
+}
+
+/// The error of a signature that does not recover.
+pub fn invalid_signature(e: RecoveryError) -> TxError {
+    TxError::InvalidSignature(e.to_string())
+}
+
+/// [`decode_eth_tx_with_sender`] up to, not including, the sender's recovery.
+///
+/// # Errors
+/// As [`decode_eth_tx`], except signature errors.
+pub fn decode_eth_tx_unrecovered(
+    raw: &Bytes,
+    hash: B256,
+    chain_id: u64,
+    max_bytes: usize,
+) -> Result<UnrecoveredTx, TxError> {
     check_size(raw, max_bytes)?;
     let mut buf = raw.as_ref();
     let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
@@ -85,15 +136,8 @@ pub fn decode_eth_tx_with_sender(
         }
         Some(_) => {}
     }
-    let sender = match known_sender {
-        Some(sender) => sender,
-        None => envelope
-            .recover_signer()
-            .map_err(|e| TxError::InvalidSignature(e.to_string()))?,
-    };
-    Ok(EthTx {
+    Ok(UnrecoveredTx {
         envelope,
-        sender,
         hash,
         raw: raw.clone(),
     })
