@@ -1,6 +1,7 @@
 //! Sender recovery, once per transaction: CheckTx recovers the signer and remembers it by
 //! transaction hash, so proposals and FinalizeBlock only look it up. Misses (transactions
-//! first seen in a block) are recovered on all cores.
+//! first seen in a block) are recovered together, eight at a time where the CPU can
+//! (`bevm_ecrecover`), and on all cores.
 
 use alloy_consensus::crypto::RecoveryError;
 use alloy_primitives::Signature;

@@ -22,6 +22,7 @@ mod lanes;
 pub const LANES: usize = 8;
 
 /// A last batch this short is recovered one by one: filling its empty lanes would cost more.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const MIN_BATCH: usize = 3;
 
 /// Recovers the signer of each `(signature hash, signature)`, in order; the same result,
