@@ -51,27 +51,43 @@ fn signed(seed: u64, hash: B256) -> (B256, Signature) {
     (hash, sig)
 }
 
-/// Asserts both backends answer every item alike, and returns how many recovered.
+/// Asserts the lanes answer every item as libsecp256k1 does, both as given (groups of two
+/// interleaved batches where more than one batch is left) and in slices of one batch, and
+/// returns how many recovered.
 fn agree(items: &[(B256, Signature)]) -> usize {
-    let lanes = recover_signers_with(items, Backend::Ifma);
     let reference = recover_signers_with(items, Backend::Libsecp256k1);
-    for (i, (a, b)) in lanes.iter().zip(&reference).enumerate() {
-        match (a, b) {
-            (Ok(a), Ok(b)) => assert_eq!(a, b, "item {i}: {:?}", items[i]),
-            (Err(_), Err(_)) => {}
-            _ => panic!("item {i}: lanes {a:?}, libsecp256k1 {b:?}: {:?}", items[i]),
+    let whole = recover_signers_with(items, Backend::Ifma);
+    let sliced: Vec<_> = items
+        .chunks(LANES)
+        .flat_map(|batch| recover_signers_with(batch, Backend::Ifma))
+        .collect();
+    for (how, lanes) in [("whole", whole), ("sliced", sliced)] {
+        for (i, (a, b)) in lanes.iter().zip(&reference).enumerate() {
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{how}, item {i}: {:?}", items[i]),
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "{how}, item {i}: lanes {a:?}, libsecp256k1 {b:?}: {:?}",
+                    items[i]
+                ),
+            }
         }
     }
     reference.iter().filter(|r| r.is_ok()).count()
 }
 
-/// What the lanes settle themselves, for a full batch of eight.
+/// What the lanes settle themselves, for `B` full batches of eight.
 #[cfg(target_arch = "x86_64")]
-fn settled(items: &[(B256, Signature)]) -> Vec<bool> {
+fn settled<const B: usize>(items: &[(B256, Signature)]) -> Vec<bool> {
     let input: Vec<lanes::Input> = items.iter().map(|(h, s)| lanes::Input::new(h, s)).collect();
-    let input: [lanes::Input; LANES] = input.try_into().expect("eight items");
-    lanes::recover8(&input)
+    let batches: Vec<[lanes::Input; LANES]> = input
+        .chunks(LANES)
+        .map(|batch| batch.try_into().expect("eight items"))
+        .collect();
+    let batches: [[lanes::Input; LANES]; B] = batches.try_into().expect("B batches");
+    lanes::recover_batches(&batches)
         .iter()
+        .flatten()
         .map(Option::is_some)
         .collect()
 }
@@ -93,12 +109,15 @@ fn the_lanes_settle_valid_signatures_themselves() {
     if Backend::detect() != Backend::Ifma {
         return;
     }
-    for round in 0..64u64 {
-        let items: Vec<_> = (0..8)
-            .map(|i| signed(round * 8 + i + 1, B256::repeat_byte((round + i) as u8)))
+    for round in 0..32u64 {
+        let items: Vec<_> = (0..16)
+            .map(|i| signed(round * 16 + i + 1, B256::repeat_byte((round + i) as u8)))
             .collect();
-        assert!(settled(&items).iter().all(|&s| s), "round {round}");
-        assert_eq!(agree(&items), 8);
+        assert!(settled::<2>(&items).iter().all(|&s| s), "round {round}");
+        for batch in items.chunks(LANES) {
+            assert!(settled::<1>(batch).iter().all(|&s| s), "round {round}");
+        }
+        assert_eq!(agree(&items), 16);
     }
 }
 
@@ -153,7 +172,7 @@ fn invalid_and_edge_signatures_get_libsecp256k1s_answer() {
 
 #[test]
 fn a_short_batch_and_a_batch_with_invalid_lanes_agree() {
-    for len in [1, 2, 3, 7, 8, 9, 17] {
+    for len in [1, 2, 3, 7, 8, 9, 10, 15, 16, 17, 19, 24, 25, 33] {
         let mut items: Vec<_> = (0..len)
             .map(|i| signed(1000 + i as u64, B256::repeat_byte(i as u8)))
             .collect();
@@ -180,7 +199,7 @@ proptest! {
     /// Valid signatures of random keys over random hashes, in batches of any length.
     #[test]
     fn valid_signatures_recover_as_libsecp256k1_does(
-        seeds in prop::collection::vec((1u64.., any::<[u8; 32]>()), 1..24)
+        seeds in prop::collection::vec((1u64.., any::<[u8; 32]>()), 1..40)
     ) {
         let items: Vec<_> = seeds.iter().map(|(k, h)| signed(*k, B256::from(*h))).collect();
         prop_assert_eq!(agree(&items), items.len());
@@ -189,7 +208,7 @@ proptest! {
     /// Random signatures (most do not recover; some do, to a random key).
     #[test]
     fn random_signatures_get_libsecp256k1s_answer(
-        raw in prop::collection::vec((any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>(), any::<bool>()), 8..24)
+        raw in prop::collection::vec((any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>(), any::<bool>()), 8..40)
     ) {
         let items: Vec<_> = raw
             .iter()
@@ -216,71 +235,180 @@ fn crafted(c: Scalar, u1: Scalar, u2: Scalar) -> Option<(B256, Signature)> {
     ))
 }
 
-/// A scalar from its hexadecimal digits, most significant first.
+/// A deterministic stream of pseudo-random numbers (xorshift64).
 #[cfg(target_arch = "x86_64")]
-fn from_digits(digits: &[u8]) -> Scalar {
-    digits.iter().fold(Scalar::ZERO, |v, &d| {
-        v * Scalar::from(16u64) + Scalar::from(u64::from(d))
-    })
+struct Xorshift(u64);
+
+#[cfg(target_arch = "x86_64")]
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn scalar(&mut self) -> Scalar {
+        let bytes: [u8; 32] = core::array::from_fn(|_| (self.next() >> 24) as u8);
+        <Scalar as Reduce<k256::U256>>::reduce_bytes(&bytes.into())
+    }
 }
 
-/// Signatures built so that, after the first `j` windows, the running sum equals ± the
-/// table point about to be added (of R's table or G's): an exceptional addition, which the
-/// formulas get wrong. The lanes must hand every one back.
+#[cfg(target_arch = "x86_64")]
+fn lambda() -> Scalar {
+    <Scalar as Reduce<k256::U256>>::reduce(lanes::glv::LAMBDA)
+}
+
+/// The GLV split recombines to the scalar and gives halves below 2^128, on edge scalars and
+/// 20,000 random ones; and β is λ's partner: λ·G = (β·x(G), y(G)).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn the_glv_split_is_exact_and_short() {
+    use lanes::glv;
+    let lambda = lambda();
+    assert_eq!(lambda * lambda * lambda, Scalar::ONE);
+    assert_ne!(lambda, Scalar::ONE);
+    let affine = |k: Scalar| {
+        let point = (ProjectivePoint::GENERATOR * k)
+            .to_affine()
+            .to_encoded_point(false);
+        (
+            k256::U256::from_be_slice(point.x().expect("not identity")),
+            k256::U256::from_be_slice(point.y().expect("not identity")),
+        )
+    };
+    let ((gx, gy), (lgx, lgy)) = (affine(Scalar::ONE), affine(lambda));
+    assert_eq!(glv::beta_times(&gx), lgx);
+    assert_eq!(gy, lgy);
+
+    let mut edges = vec![
+        Scalar::ZERO,
+        Scalar::ONE,
+        -Scalar::ONE,
+        lambda,
+        -lambda,
+        lambda * lambda,
+    ];
+    let two_128 = Scalar::from(u128::MAX) + Scalar::ONE;
+    let half_n = -Scalar::ONE * Scalar::from(2u64).invert().expect("2 is invertible");
+    for d in (0..4u64).map(Scalar::from) {
+        edges.extend([two_128 + d, two_128 - d, half_n + d, half_n - d]);
+    }
+    for j in (1..=8u64).map(Scalar::from) {
+        for base in [j * lambda, -j * lambda] {
+            for d in 0..4u64 {
+                // Near small multiples of λ, with small offsets and offsets near 2^127.
+                let far = Scalar::from((1u128 << 127) + u128::from(d));
+                let d = Scalar::from(d);
+                edges.extend([base + d, base - d, base + far, base - far]);
+            }
+        }
+    }
+    let mut rng = Xorshift(0x61f5_eed0_5eed);
+    let random: Vec<Scalar> = (0..20_000).map(|_| rng.scalar()).collect();
+    for k in edges.iter().chain(&random) {
+        let (first, second) = glv::split(k);
+        assert_eq!(first + second * lambda, *k, "{k:?}");
+        for x in [first, second] {
+            let half = glv::short(&x).unwrap_or_else(|| panic!("not short: {x:?} of {k:?}"));
+            let [low, high] = half.magnitude;
+            let magnitude = Scalar::from((u128::from(high) << 64) | u128::from(low));
+            let value = if half.negative { -magnitude } else { magnitude };
+            assert_eq!(value, x, "{k:?}");
+        }
+    }
+}
+
+/// A low-s signature whose recovery, in window `window` of the curve side's loop, finds the
+/// running sum equal to +T (−T if `minus`) for the point T it is about to add from table
+/// `table` (0: R, 1: λR, 2: G, 3: λG, the order of the additions); `None` if this u1 and u2
+/// allow none. Sums are tracked as a·R + b·G, with R = c·G for the c to be solved for.
+#[cfg(target_arch = "x86_64")]
+fn exceptional_at(
+    u1: Scalar,
+    u2: Scalar,
+    table: usize,
+    window: usize,
+    minus: bool,
+) -> Option<(B256, Signature)> {
+    let halves = lanes::glv::halves(&u1, &u2)?;
+    let lambda = lambda();
+    // None: the sum is still the point at infinity.
+    let mut sum: Option<(Scalar, Scalar)> = None;
+    for w in (window..32).rev() {
+        sum = sum.map(|(a, b)| (a * Scalar::from(16u64), b * Scalar::from(16u64)));
+        for (h, half) in halves.iter().enumerate() {
+            let digit = (half.magnitude[w / 16] >> (4 * (w % 16))) & 15;
+            let signed = if half.negative {
+                -Scalar::from(digit)
+            } else {
+                Scalar::from(digit)
+            };
+            let point = match h {
+                0 => (signed, Scalar::ZERO),
+                1 => (signed * lambda, Scalar::ZERO),
+                2 => (Scalar::ZERO, signed),
+                _ => (Scalar::ZERO, signed * lambda),
+            };
+            if (w, h) == (window, table) {
+                let (a, b) = sum.filter(|_| digit != 0)?;
+                let (ta, tb) = if minus { (-point.0, -point.1) } else { point };
+                // a·c + b = ta·c + tb.
+                let c = (tb - b) * Option::<Scalar>::from((a - ta).invert())?;
+                let item = crafted(c, u1, u2).filter(|_| !bool::from(c.is_zero()))?;
+                return (item.1.s() <= alloy_consensus::crypto::SECP256K1N_HALF).then_some(item);
+            }
+            if digit != 0 {
+                sum = Some(sum.map_or(point, |(a, b)| (a + point.0, b + point.1)));
+            }
+        }
+    }
+    None
+}
+
+/// Signatures built so that one addition of the curve side's loop adds ± the running sum to
+/// itself: an exceptional addition, which the formulas get wrong. For each table, sign and
+/// window (the last, the first, a random one), eight of them; the lanes must hand every one
+/// back, in single batches and in interleaved pairs.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn exceptional_additions_are_handed_back() {
     if Backend::detect() != Backend::Ifma {
         return;
     }
+    let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut targets = Vec::new();
+    for table in 0..4 {
+        for window in [0, 31, 32] {
+            // In window 31 the sum before R's or λR's addition is a small multiple of R, like
+            // the point: they never meet (λ is no ratio of small numbers).
+            if window == 31 && table < 2 {
+                continue;
+            }
+            targets.extend([(table, window, false), (table, window, true)]);
+        }
+    }
     let mut items = Vec::new();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let sixteen = Scalar::from(16u64);
-    while items.len() < 8 * 24 {
-        let j = [0, 63, (next() % 64) as usize][items.len() % 3];
-        // The top j + 1 digits of u2 and u1; the last one (this window's) is not zero.
-        let mut d2: Vec<u8> = (0..=j).map(|_| (next() % 16) as u8).collect();
-        let mut d1: Vec<u8> = (0..=j).map(|_| (next() % 16) as u8).collect();
-        d2[j] = d2[j].max(1);
-        d1[j] = d1[j].max(1);
-        let (p2, p1) = (from_digits(&d2[..j]), from_digits(&d1[..j]));
-        let (e2, e1) = (
-            Scalar::from(u64::from(d2[j])),
-            Scalar::from(u64::from(d1[j])),
-        );
-        // Before R's addition the sum is 16(c·p2 + p1)·G, before G's (c(16·p2 + e2) + 16·p1)·G.
-        let (num, den) = match next() % 4 {
-            0 => (e1 - sixteen * p1, sixteen * p2 + e2),  // = +e1·G
-            1 => (-e1 - sixteen * p1, sixteen * p2 + e2), // = −e1·G
-            2 => (-(sixteen * p1), sixteen * p2 - e2),    // = +e2·R
-            _ => (-(sixteen * p1), sixteen * p2 + e2),    // = −e2·R
+    for &(table, window, minus) in targets.iter().cycle().take(8 * targets.len()) {
+        let window = if window == 32 {
+            1 + (rng.next() % 30) as usize
+        } else {
+            window
         };
-        let Some(inv) = Option::<Scalar>::from(den.invert()) else {
-            continue;
-        };
-        let c = num * inv;
-        // u2 and u1 with those top digits, the rest zero.
-        let full = |d: &[u8]| {
-            let mut all = d.to_vec();
-            all.resize(64, 0);
-            from_digits(&all)
-        };
-        let (u2, u1) = (full(&d2), full(&d1));
-        if bool::from(c.is_zero()) || bool::from(u2.is_zero()) {
-            continue;
-        }
-        if let Some(item) = crafted(c, u1, u2) {
-            items.push(item);
-        }
+        let item = (0..1000)
+            .find_map(|_| exceptional_at(rng.scalar(), rng.scalar(), table, window, minus));
+        items.push(item.unwrap_or_else(|| panic!("no signature for {table} {window} {minus}")));
     }
-    for batch in items.chunks(8) {
-        assert!(settled(batch).iter().all(|&s| !s), "{batch:?}");
+    for batch in items.chunks(LANES) {
+        assert!(settled::<1>(batch).iter().all(|&s| !s), "{batch:?}");
     }
-    agree(&items);
+    for group in items.chunks(2 * LANES) {
+        assert!(settled::<2>(group).iter().all(|&s| !s), "{group:?}");
+    }
+    let recovered = agree(&items);
+    assert!(
+        4 * recovered >= 3 * items.len(),
+        "most are valid signatures the lanes would otherwise settle: {recovered} of {}",
+        items.len()
+    );
 }

@@ -280,17 +280,6 @@ impl Fe8 {
         reduce(t)
     }
 
-    /// `self^(2^n)`.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    fn sqr_n(self, n: usize) -> Fe8 {
-        let mut x = self;
-        for _ in 0..n {
-            x = x.sqr();
-        }
-        x
-    }
-
     /// Back to weak form from limbs below 2^63.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
@@ -365,11 +354,165 @@ impl Fe8 {
         }
         Fe8 { l: u }
     }
+}
+
+/// Per batch, a lane mask.
+pub(super) type Masks<const B: usize> = [__mmask8; B];
+
+/// `B` independent batches of eight elements. Each operation runs on every batch in turn, so
+/// their dependency chains interleave: one batch alone leaves the core waiting on the latency
+/// of each multiplication, two keep it busy (about 12% less time per signature).
+#[derive(Clone, Copy)]
+pub(super) struct Fe<const B: usize>(pub(super) [Fe8; B]);
+
+impl<const B: usize> Fe<B> {
+    /// The same eight elements in every batch.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn splat(f: Fe8) -> Fe<B> {
+        Fe([f; B])
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn zero() -> Fe<B> {
+        Fe::splat(Fe8::zero())
+    }
+
+    /// The small constant `c` in every lane.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn constant(c: u64) -> Fe<B> {
+        Fe::splat(Fe8::constant(c))
+    }
+
+    /// `op` on each batch.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn each(self, op: impl Fn(Fe8) -> Fe8) -> Fe<B> {
+        let mut out = self;
+        for k in 0..B {
+            out.0[k] = op(self.0[k]);
+        }
+        out
+    }
+
+    /// `op` on each batch of `self` and the same batch of `b`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn each_with(self, b: Fe<B>, op: impl Fn(Fe8, Fe8) -> Fe8) -> Fe<B> {
+        let mut out = self;
+        for k in 0..B {
+            out.0[k] = op(self.0[k], b.0[k]);
+        }
+        out
+    }
+
+    /// `op` on each batch, one mask per batch.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn masks(self, op: impl Fn(Fe8) -> __mmask8) -> Masks<B> {
+        let mut out = [0; B];
+        for k in 0..B {
+            out[k] = op(self.0[k]);
+        }
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn mul(self, b: Fe<B>) -> Fe<B> {
+        self.each_with(b, |x, y| x.mul(y))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn sqr(self) -> Fe<B> {
+        self.each(|x| x.sqr())
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn add(self, b: Fe<B>) -> Fe<B> {
+        self.each_with(b, |x, y| x.add(y))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn sub(self, b: Fe<B>) -> Fe<B> {
+        self.each_with(b, |x, y| x.sub(y))
+    }
+
+    /// `self · 2^K` for K ≤ 10.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn shl<const K: u32>(self) -> Fe<B> {
+        self.each(|x| x.shl::<K>())
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn mul3(self) -> Fe<B> {
+        self.each(|x| x.mul3())
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn normalize(self) -> Fe<B> {
+        self.each(|x| x.normalize())
+    }
+
+    /// `other` in the lanes of `take`, `self` in the others.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn blend(self, take: Masks<B>, other: Fe<B>) -> Fe<B> {
+        let mut out = self;
+        for k in 0..B {
+            out.0[k] = self.0[k].blend(take[k], other.0[k]);
+        }
+        out
+    }
+
+    /// Lanes where `self == other` (both canonical).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn eq_mask(self, other: Fe<B>) -> Masks<B> {
+        let mut out = [0; B];
+        for k in 0..B {
+            out[k] = self.0[k].eq_mask(other.0[k]);
+        }
+        out
+    }
+
+    /// The lowest bit of each lane (canonical input).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn odd_mask(self) -> Masks<B> {
+        self.masks(|x| x.odd_mask())
+    }
+
+    /// Lanes where the value is zero (canonical input).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn zero_mask(self) -> Masks<B> {
+        self.masks(|x| x.zero_mask())
+    }
+
+    /// `self^(2^n)`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn sqr_n(self, n: usize) -> Fe<B> {
+        let mut x = self;
+        for _ in 0..n {
+            x = x.sqr();
+        }
+        x
+    }
 
     /// `self^(p−2)`, the inverse of a non-zero element (libsecp256k1's addition chain:
     /// 255 squarings, 15 multiplications).
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn invert(self) -> Fe8 {
+    pub(super) fn invert(self) -> Fe<B> {
         let (x2, x22, x223) = self.chain_to_x223();
         let x = x223.sqr_n(23).mul(x22).sqr_n(5).mul(self).sqr_n(3).mul(x2);
         x.sqr_n(2).mul(self)
@@ -377,14 +520,14 @@ impl Fe8 {
 
     /// `self^((p+1)/4)`: the square root when there is one (to be checked by squaring).
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn sqrt_candidate(self) -> Fe8 {
+    pub(super) fn sqrt_candidate(self) -> Fe<B> {
         let (x2, x22, x223) = self.chain_to_x223();
         x223.sqr_n(23).mul(x22).sqr_n(6).mul(x2).sqr_n(2)
     }
 
     /// The shared start of both exponentiations: `self^(2^k − 1)` for k = 2, 22, 223.
     #[target_feature(enable = "avx512f,avx512ifma")]
-    fn chain_to_x223(self) -> (Fe8, Fe8, Fe8) {
+    fn chain_to_x223(self) -> (Fe<B>, Fe<B>, Fe<B>) {
         let x2 = self.sqr().mul(self);
         let x3 = x2.sqr().mul(self);
         let x6 = x3.sqr_n(3).mul(x3);

@@ -1,16 +1,17 @@
-//! Eight recoveries at once on AVX-512 IFMA.
+//! Batches of eight recoveries on AVX-512 IFMA, one batch or several interleaved.
 //!
-//! [`recover8`] returns, per lane, the public key libsecp256k1 recovers, or `None`: for every
-//! signature that does not recover, and for the rare valid one whose computation met an
+//! [`recover_batches`] returns, per lane, the public key libsecp256k1 recovers, or `None`: for
+//! every signature that does not recover, and for the rare valid one whose computation met an
 //! exceptional addition (only constructed signatures do). The caller asks libsecp256k1 about
-//! every `None`. The scalar side (ranges of r and s, u1 = −z/r and u2 = s/r mod n) is plain
-//! Rust on k256's scalars; the curve side ([`recover`]) runs in the eight lanes.
+//! every `None`. The scalar side (ranges of r and s, u1 = −z/r and u2 = s/r mod n, their GLV
+//! halves) is plain Rust on k256's scalars; the curve side ([`recover`]) runs in the lanes.
 
 // The intrinsics are safe inside `#[target_feature]` functions; calling the first of those
 // from ordinary code is the one `unsafe` here, after checking the CPU has the features.
 #![allow(clippy::needless_range_loop)]
 
 mod field;
+pub(crate) mod glv;
 mod point;
 mod recover;
 
@@ -18,7 +19,10 @@ use std::sync::OnceLock;
 
 use alloy_primitives::{Signature, B256};
 use k256::{
-    elliptic_curve::{ops::Reduce, PrimeField},
+    elliptic_curve::{
+        ops::{Invert, Reduce},
+        PrimeField,
+    },
     Scalar, U256,
 };
 
@@ -42,6 +46,13 @@ impl Input {
             odd: sig.v(),
         }
     }
+
+    /// r and s, if both are in [1, n − 1].
+    fn scalars(&self) -> Option<(Scalar, Scalar)> {
+        let r = Option::<Scalar>::from(Scalar::from_repr(self.r.into()))?;
+        let s = Option::<Scalar>::from(Scalar::from_repr(self.s.into()))?;
+        (!bool::from(r.is_zero()) && !bool::from(s.is_zero())).then_some((r, s))
+    }
 }
 
 /// Whether this CPU runs the lanes.
@@ -54,21 +65,30 @@ pub(crate) fn available() -> bool {
     })
 }
 
-/// The uncompressed public keys (x ‖ y, big-endian) of eight signatures, or `None` for each
-/// the caller must recover with libsecp256k1. All `None` on a CPU without the lanes.
-pub(crate) fn recover8(inputs: &[Input; LANES]) -> [Option<[u8; 64]>; LANES] {
+/// The uncompressed public keys (x ‖ y, big-endian) of `B` batches of eight signatures, or
+/// `None` for each the caller must recover with libsecp256k1. All `None` on a CPU without the
+/// lanes. The batches are independent; more than one keeps the core busier (see [`field::Fe`]).
+pub(crate) fn recover_batches<const B: usize>(
+    batches: &[[Input; LANES]; B],
+) -> [[Option<[u8; 64]>; LANES]; B] {
     let (true, Some(g)) = (available(), recover::g_table()) else {
-        return [None; LANES];
+        return [[None; LANES]; B];
     };
-    let sc = ScalarSide::new(inputs);
+    let sides = ScalarSide::for_batches(batches);
     // SAFETY: `available()` checked that this CPU has AVX-512F and AVX-512 IFMA, the only
     // features `curve_side` enables; it reads and writes nothing but its arguments.
     #[allow(unsafe_code)]
-    let (done, x, y) = unsafe { recover::curve_side(&sc, g) };
+    let recovered = unsafe { recover::curve_side(&sides, g) };
+    recovered.map(|batch| keys(&batch))
+}
+
+/// A batch's keys, x ‖ y big-endian, in the lanes the curve side settled.
+fn keys(batch: &recover::Recovered) -> [Option<[u8; 64]>; LANES] {
     core::array::from_fn(|lane| {
-        (done & (1 << lane) != 0).then(|| {
+        (batch.done & (1 << lane) != 0).then(|| {
             let mut key = [0u8; 64];
-            for (i, word) in x[lane].iter().rev().chain(y[lane].iter().rev()).enumerate() {
+            let words = batch.x[lane].iter().rev().chain(batch.y[lane].iter().rev());
+            for (i, word) in words.enumerate() {
                 key[8 * i..8 * i + 8].copy_from_slice(&word.to_be_bytes());
             }
             key
@@ -76,71 +96,94 @@ pub(crate) fn recover8(inputs: &[Input; LANES]) -> [Option<[u8; 64]>; LANES] {
     })
 }
 
-/// What the curve side needs of each signature.
+/// What the curve side needs of each signature of a batch.
 pub(super) struct ScalarSide {
-    /// Lanes whose r and s are in [1, n − 1].
+    /// Lanes whose r and s are in [1, n − 1] (and whose halves are short, as they always are).
     valid: u8,
     /// Lanes whose R has an odd y.
     odd: u8,
     /// r as the x of R (little-endian words; zero in invalid lanes).
     rx: [[u64; 4]; LANES],
-    /// u1 = −z/r and u2 = s/r mod n, little-endian words.
-    u1: [[u64; 4]; LANES],
-    u2: [[u64; 4]; LANES],
+    /// |half| of u2's and u1's GLV halves, in [`glv::halves`]' order (zero in invalid lanes).
+    halves: [[[u64; 2]; LANES]; 4],
+    /// Lanes where each half is negative.
+    negative: [u8; 4],
 }
 
 impl ScalarSide {
-    fn new(inputs: &[Input; LANES]) -> Self {
-        let mut side = ScalarSide {
+    /// A batch of invalid lanes.
+    fn none() -> Self {
+        ScalarSide {
             valid: 0,
             odd: 0,
             rx: [[0; 4]; LANES],
-            u1: [[0; 4]; LANES],
-            u2: [[0; 4]; LANES],
+            halves: [[[0; 2]; LANES]; 4],
+            negative: [0; 4],
+        }
+    }
+
+    /// The scalar sides of `B` batches, with one inversion for all their r's.
+    fn for_batches<const B: usize>(batches: &[[Input; LANES]; B]) -> [ScalarSide; B] {
+        let scalars = batches.map(|batch| batch.map(|input| input.scalars()));
+        // Invalid lanes invert 1.
+        let r = scalars.map(|batch| batch.map(|rs| rs.map_or(Scalar::ONE, |(r, _)| r)));
+        let Some(r_inv) = inverses(&r) else {
+            return core::array::from_fn(|_| ScalarSide::none());
         };
-        let mut r = [Scalar::ONE; LANES];
-        let mut s = [Scalar::ONE; LANES];
-        for (lane, input) in inputs.iter().enumerate() {
-            let ri: Option<Scalar> = Scalar::from_repr(input.r.into()).into();
-            let si: Option<Scalar> = Scalar::from_repr(input.s.into()).into();
-            let (Some(ri), Some(si)) = (ri, si) else {
+        core::array::from_fn(|k| ScalarSide::batch(&batches[k], &scalars[k], &r_inv[k]))
+    }
+
+    fn batch(
+        inputs: &[Input; LANES],
+        scalars: &[Option<(Scalar, Scalar)>; LANES],
+        r_inv: &[Scalar; LANES],
+    ) -> Self {
+        let mut side = ScalarSide::none();
+        for lane in 0..LANES {
+            let Some((_, s)) = scalars[lane] else {
                 continue;
             };
-            if bool::from(ri.is_zero()) || bool::from(si.is_zero()) {
-                continue;
-            }
-            let Some(rx) = recover::be_words(&input.r) else {
+            // The hash reduced mod n, as libsecp256k1 reads it.
+            let z = <Scalar as Reduce<U256>>::reduce_bytes(&inputs[lane].z.into());
+            let (u1, u2) = (-(z * r_inv[lane]), s * r_inv[lane]);
+            // Halves are always short; a lane whose were not would be handed back, not wrong.
+            let (Some(rx), Some(halves)) =
+                (recover::be_words(&inputs[lane].r), glv::halves(&u1, &u2))
+            else {
                 continue;
             };
             side.valid |= 1 << lane;
-            side.odd |= u8::from(input.odd) << lane;
+            side.odd |= u8::from(inputs[lane].odd) << lane;
             side.rx[lane] = rx;
-            (r[lane], s[lane]) = (ri, si);
-        }
-        // 1/r for all lanes with one inversion (Montgomery's trick); invalid lanes use 1.
-        let mut prefix = [Scalar::ONE; LANES];
-        let mut product = Scalar::ONE;
-        for lane in 0..LANES {
-            product *= r[lane];
-            prefix[lane] = product;
-        }
-        let Some(mut inv) = Option::<Scalar>::from(product.invert()) else {
-            side.valid = 0;
-            return side;
-        };
-        for lane in (0..LANES).rev() {
-            let r_inv = if lane > 0 {
-                inv * prefix[lane - 1]
-            } else {
-                inv
-            };
-            inv *= r[lane];
-            // The hash reduced mod n, as libsecp256k1 reads it.
-            let z = <Scalar as Reduce<U256>>::reduce_bytes(&inputs[lane].z.into());
-            let words = |x: Scalar| recover::be_words(&x.to_bytes()[..]).unwrap_or_default();
-            side.u1[lane] = words(-(z * r_inv));
-            side.u2[lane] = words(s[lane] * r_inv);
+            for (h, half) in halves.iter().enumerate() {
+                side.halves[h][lane] = half.magnitude;
+                side.negative[h] |= u8::from(half.negative) << lane;
+            }
         }
         side
     }
+}
+
+/// 1/x for every x (all non-zero) with one inversion (Montgomery's trick), in variable time:
+/// signatures are public.
+fn inverses<const B: usize>(x: &[[Scalar; LANES]; B]) -> Option<[[Scalar; LANES]; B]> {
+    let all = B * LANES;
+    let at = |i: usize| (i / LANES, i % LANES);
+    // before[i] = x_0·…·x_(i−1).
+    let mut before = [[Scalar::ONE; LANES]; B];
+    let mut product = Scalar::ONE;
+    for i in 0..all {
+        let (k, lane) = at(i);
+        before[k][lane] = product;
+        product *= x[k][lane];
+    }
+    // inv = 1/(x_0·…·x_i) at step i.
+    let mut inv = Option::<Scalar>::from(product.invert_vartime())?;
+    let mut out = [[Scalar::ONE; LANES]; B];
+    for i in (0..all).rev() {
+        let (k, lane) = at(i);
+        out[k][lane] = inv * before[k][lane];
+        inv *= x[k][lane];
+    }
+    Some(out)
 }

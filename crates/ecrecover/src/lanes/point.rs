@@ -1,49 +1,59 @@
-//! Points of secp256k1 (y² = x³ + 7), eight at once.
+//! Points of secp256k1 (y² = x³ + 7), `B` batches of eight at once (see [`Fe`]).
 //!
 //! The formulas have no special cases: an addition of P to ±P, or involving infinity, gives
-//! a wrong point. [`Jac8::add_step`] handles infinity with an explicit per-lane flag; an
+//! a wrong point. [`Jac::add_step`] handles infinity with an explicit per-lane flag; an
 //! addition of ±P to P makes Z zero, which [`super::recover`] detects at the end (see there).
 
-use core::arch::x86_64::{__m512i, __mmask8, _mm512_test_epi64_mask};
+use core::arch::x86_64::{__m512i, _mm512_test_epi64_mask};
 
-use super::field::Fe8;
+use super::field::{Fe, Masks};
 
 /// Jacobian coordinates: the point (X/Z², Y/Z³).
 #[derive(Clone, Copy)]
-pub(super) struct Jac8 {
-    pub(super) x: Fe8,
-    pub(super) y: Fe8,
-    pub(super) z: Fe8,
+pub(super) struct Jac<const B: usize> {
+    pub(super) x: Fe<B>,
+    pub(super) y: Fe<B>,
+    pub(super) z: Fe<B>,
 }
 
 /// Affine coordinates.
 #[derive(Clone, Copy)]
-pub(super) struct Aff8 {
-    pub(super) x: Fe8,
-    pub(super) y: Fe8,
+pub(super) struct Aff<const B: usize> {
+    pub(super) x: Fe<B>,
+    pub(super) y: Fe<B>,
 }
 
-impl Aff8 {
+impl<const B: usize> Aff<B> {
     /// `other` in the lanes of `take`, `self` in the others.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn blend(self, take: __mmask8, other: Aff8) -> Aff8 {
-        Aff8 {
+    pub(super) fn blend(self, take: Masks<B>, other: Aff<B>) -> Aff<B> {
+        Aff {
             x: self.x.blend(take, other.x),
             y: self.y.blend(take, other.y),
         }
     }
+
+    /// −P in the lanes of `negate`, P in the others.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(super) fn negated_in(self, negate: Masks<B>) -> Aff<B> {
+        Aff {
+            x: self.x,
+            y: self.y.blend(negate, Fe::zero().sub(self.y)),
+        }
+    }
 }
 
-impl Jac8 {
+impl<const B: usize> Jac<B> {
     /// The point with Z = 1.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn from_affine(p: Aff8) -> Jac8 {
-        Jac8 {
+    pub(super) fn from_affine(p: Aff<B>) -> Jac<B> {
+        Jac {
             x: p.x,
             y: p.y,
-            z: Fe8::constant(1),
+            z: Fe::constant(1),
         }
     }
 
@@ -51,7 +61,7 @@ impl Jac8 {
     /// so Z3 is zero exactly when Z1 is.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn double(self) -> Jac8 {
+    pub(super) fn double(self) -> Jac<B> {
         let a = self.x.sqr();
         let b = self.y.sqr();
         let c = b.sqr();
@@ -60,7 +70,7 @@ impl Jac8 {
         let x3 = e.sqr().sub(d.shl::<1>());
         let y3 = e.mul(d.sub(x3)).sub(c.shl::<3>());
         let z3 = self.y.mul(self.z).shl::<1>();
-        Jac8 {
+        Jac {
             x: x3,
             y: y3,
             z: z3,
@@ -72,7 +82,7 @@ impl Jac8 {
     /// doubling and addition.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn add_affine(self, q: Aff8) -> Jac8 {
+    pub(super) fn add_affine(self, q: Aff<B>) -> Jac<B> {
         let z1z1 = self.z.sqr();
         let u2 = q.x.mul(z1z1);
         let s2 = q.y.mul(self.z).mul(z1z1);
@@ -85,7 +95,7 @@ impl Jac8 {
         let x3 = r.sqr().sub(j).sub(v.shl::<1>());
         let y3 = r.mul(v.sub(x3)).sub(self.y.mul(j).shl::<1>());
         let z3 = self.z.add(h).sqr().sub(z1z1).sub(hh);
-        Jac8 {
+        Jac {
             x: x3,
             y: y3,
             z: z3,
@@ -96,14 +106,23 @@ impl Jac8 {
     /// (the sum so far is the point at infinity) takes `t` itself and loses the flag.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn add_step(self, infinity: &mut __mmask8, digit: __m512i, t: Aff8) -> Jac8 {
+    pub(super) fn add_step(
+        self,
+        infinity: &mut Masks<B>,
+        digit: &[__m512i; B],
+        t: Aff<B>,
+    ) -> Jac<B> {
         let sum = self.add_affine(t);
-        let nonzero = _mm512_test_epi64_mask(digit, digit);
-        let take_t = nonzero & *infinity;
-        let take_sum = nonzero & !*infinity;
-        *infinity &= !nonzero;
-        let t = Jac8::from_affine(t);
-        Jac8 {
+        let mut take_sum = [0; B];
+        let mut take_t = [0; B];
+        for k in 0..B {
+            let nonzero = _mm512_test_epi64_mask(digit[k], digit[k]);
+            take_t[k] = nonzero & infinity[k];
+            take_sum[k] = nonzero & !infinity[k];
+            infinity[k] &= !nonzero;
+        }
+        let t = Jac::from_affine(t);
+        Jac {
             x: self.x.blend(take_sum, sum.x).blend(take_t, t.x),
             y: self.y.blend(take_sum, sum.y).blend(take_t, t.y),
             z: self.z.blend(take_sum, sum.z).blend(take_t, t.z),
