@@ -1,9 +1,10 @@
 //! The disk write of committed blocks, off the consensus thread.
 //!
 //! [`crate::Store::write`] hands a block's batch to the [`Writer`] and returns; a thread writes
-//! the batches to RocksDB in order, each as one atomic write batch. Until a batch is in RocksDB
-//! its values are served from memory ([`Writer::find`]), so readers cannot tell the
-//! difference.
+//! the batches to RocksDB in order: whatever is queued when it starts a write, as one atomic
+//! write batch with the newest write of each key (a key every block changes is written once
+//! for all the blocks it waited for). Until a batch is in RocksDB its values are served from
+//! memory ([`Writer::find`]), so readers cannot tell the difference.
 //!
 //! There is no write-ahead log: a block reaches the files when the memtables are flushed, all
 //! column families at once (atomic flush), when they fill up or every
@@ -59,54 +60,73 @@ impl QueuedBatch {
         self.columns[column.index()].get(key)
     }
 
-    /// An upper bound of the bytes RocksDB's write batch encodes these writes into: per entry
-    /// a tag, the column id and two lengths (varints, at most 5 bytes each), then the bytes.
-    fn encoded_size(&self) -> usize {
-        const HEADER: usize = 12;
-        const PER_ENTRY: usize = 1 + 3 * 5;
-        HEADER
-            + self
-                .columns
-                .iter()
-                .flat_map(|c| c.iter())
-                .map(|(k, v)| PER_ENTRY + k.len() + v.as_ref().map_or(0, Vec::len))
-                .sum::<usize>()
-    }
-
     /// The latest-value writes (key hash, value) of this batch.
     pub(crate) fn latest(&self) -> impl Iterator<Item = (&Vec<u8>, &Staged)> {
         self.columns[Column::Latest.index()].iter()
     }
+}
 
-    fn write_to(&self, db: &DB) -> Result<usize, rocksdb::Error> {
-        // Sized up front: grown by doubling, the batch's buffer was copied a dozen times a block.
-        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(self.encoded_size());
-        for (column, entries) in Column::ALL.iter().zip(&self.columns) {
-            // As `Store::cf`: a missing column must not turn into a block written in part.
-            let cf = db
-                .cf_handle(column.name())
-                .expect("every column family is created in Store::open");
-            // In key order: RocksDB's skip list then resumes each insert from the previous
-            // one instead of searching from the top (the insert cost halves or better).
-            let mut sorted: Vec<_> = entries.iter().collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (key, value) in sorted {
-                match value {
-                    Some(v) => wb.put_cf(cf, key, v),
-                    None => wb.delete_cf(cf, key),
-                }
+/// Writes `batches` (oldest first, consecutive heights) to RocksDB as one atomic write, the
+/// newest write of each key only. A writer that fell behind thus writes a key that every
+/// block changes (a busy account, its trie path) once for all of them instead of once each.
+fn write_batches(batches: &[Arc<QueuedBatch>], db: &DB) -> Result<usize, rocksdb::Error> {
+    let columns: Vec<Vec<(&Vec<u8>, &Staged)>> = Column::ALL
+        .iter()
+        .map(|column| newest_writes(batches, *column))
+        .collect();
+    // Sized up front: grown by doubling, the batch's buffer was copied a dozen times a block.
+    // Per entry a tag, the column id and two lengths (varints, at most 5 bytes each).
+    let size = 12
+        + columns
+            .iter()
+            .flatten()
+            .map(|(k, v)| 16 + k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum::<usize>();
+    let mut wb = rocksdb::WriteBatch::with_capacity_bytes(size);
+    for (column, entries) in Column::ALL.iter().zip(columns) {
+        // As `Store::cf`: a missing column must not turn into a block written in part.
+        let cf = db
+            .cf_handle(column.name())
+            .expect("every column family is created in Store::open");
+        for (key, value) in entries {
+            match value {
+                Some(v) => wb.put_cf(cf, key, v),
+                None => wb.delete_cf(cf, key),
             }
         }
-        let bytes = wb.size_in_bytes();
-        // No log (see the module's documentation) and so no fsync either.
-        let mut options = rocksdb::WriteOptions::default();
-        options.disable_wal(true);
-        db.write_opt(wb, &options)?;
-        if self.height.is_multiple_of(FLUSH_EVERY_BLOCKS) {
-            flush_memtables(db, false)?;
-        }
-        Ok(bytes)
     }
+    let bytes = wb.size_in_bytes();
+    // No log (see the module's documentation) and so no fsync either.
+    let mut options = rocksdb::WriteOptions::default();
+    options.disable_wal(true);
+    db.write_opt(wb, &options)?;
+    if batches
+        .iter()
+        .any(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
+    {
+        flush_memtables(db, false)?;
+    }
+    Ok(bytes)
+}
+
+/// The newest write of each key of `column` in `batches` (oldest first), in key order: RocksDB's
+/// skip list then resumes each insert from the previous one instead of searching from the top
+/// (the insert cost halves or better).
+fn newest_writes(batches: &[Arc<QueuedBatch>], column: Column) -> Vec<(&Vec<u8>, &Staged)> {
+    let mut entries: Vec<(&Vec<u8>, &Staged)> = match batches {
+        [only] => only.columns[column.index()].iter().collect(),
+        _ => {
+            let mut newest: HashMap<&Vec<u8>, &Staged> = HashMap::default();
+            for batch in batches.iter().rev() {
+                for (key, value) in &batch.columns[column.index()] {
+                    newest.entry(key).or_insert(value);
+                }
+            }
+            newest.into_iter().collect()
+        }
+    };
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 /// Writes every column family's memtable to the files, all at once; `wait` for it to finish.
@@ -250,11 +270,12 @@ impl Drop for Writer {
 
 fn write_loop(db: &DB, shared: &Shared) {
     loop {
-        let batch = {
+        // Every batch queued so far, written together.
+        let batches: Vec<Arc<QueuedBatch>> = {
             let mut queue = shared.queue.lock();
             loop {
-                if let (Some(front), false) = (queue.batches.front(), queue.paused) {
-                    break front.clone();
+                if !queue.batches.is_empty() && !queue.paused {
+                    break queue.batches.iter().cloned().collect();
                 }
                 if queue.closing && (queue.batches.is_empty() || queue.paused) {
                     return;
@@ -262,24 +283,29 @@ fn write_loop(db: &DB, shared: &Shared) {
                 shared.changed.wait(&mut queue);
             }
         };
+        let (first, last) = match (batches.first(), batches.last()) {
+            (Some(first), Some(last)) => (first.height, last.height),
+            _ => continue,
+        };
         let started = std::time::Instant::now();
-        let result = batch.write_to(db);
+        let result = write_batches(&batches, db);
         let mut queue = shared.queue.lock();
         match result {
             Ok(bytes) => {
-                queue.batches.pop_front();
+                queue.batches.drain(..batches.len());
                 shared.queued.store(queue.batches.len(), Ordering::Release);
                 tracing::debug!(
                     target: "bevm::store",
-                    height = batch.height,
+                    height = last,
+                    blocks = batches.len(),
                     bytes,
                     took = ?started.elapsed(),
-                    "block written"
+                    "blocks written"
                 );
             }
             Err(e) => {
-                tracing::error!(target: "bevm::store", height = batch.height, error = %e, "writing a block failed; the node stops committing");
-                queue.failed = Some(format!("writing block {}: {e}", batch.height));
+                tracing::error!(target: "bevm::store", from = first, to = last, error = %e, "writing blocks failed; the node stops committing");
+                queue.failed = Some(format!("writing blocks {first}..={last}: {e}"));
                 shared.changed.notify_all();
                 return;
             }
