@@ -29,8 +29,13 @@ use rocksdb::DB;
 
 use crate::{Column, StoreError};
 
-/// Blocks queued before Commit waits for the disk: bounds memory and the replay after a kill.
-const MAX_QUEUED: usize = 2;
+/// Blocks the writer lets queue up before it writes them together: a key that every block
+/// changes (a busy account, its path in the trie) then reaches RocksDB once for all of them.
+/// Nothing is durable before a flush anyway (see above), so waiting loses nothing.
+const WRITE_EVERY: usize = 4;
+
+/// Blocks queued before Commit waits for the disk: bounds memory.
+const MAX_QUEUED: usize = WRITE_EVERY + 2;
 
 /// Blocks between forced flushes of the memtables: bounds the replay after a kill on a chain
 /// whose blocks are too small to fill them.
@@ -101,8 +106,8 @@ fn write_batches(batches: &[Arc<QueuedBatch>], db: &DB) -> Result<usize, rocksdb
     options.disable_wal(true);
     db.write_opt(wb, &options)?;
     if batches
-        .iter()
-        .any(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
+        .last()
+        .is_some_and(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
     {
         flush_memtables(db, false)?;
     }
@@ -146,6 +151,8 @@ struct Queue {
     /// Set when a write failed; the failed batch stays queued so reads remain right.
     failed: Option<String>,
     closing: bool,
+    /// Callers of [`Writer::flush`] waiting: write what is queued without waiting for more.
+    flushing: usize,
     /// Tests hold batches in the queue with this.
     paused: bool,
 }
@@ -248,9 +255,12 @@ impl Writer {
     /// Waits until every queued batch is on disk.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         let mut queue = self.shared.queue.lock();
+        queue.flushing += 1;
+        self.shared.changed.notify_all();
         while !queue.batches.is_empty() && queue.failed.is_none() {
             self.shared.changed.wait(&mut queue);
         }
+        queue.flushing -= 1;
         match &queue.failed {
             Some(e) => Err(StoreError::Writer(e.clone())),
             None => Ok(()),
@@ -268,14 +278,25 @@ impl Drop for Writer {
     }
 }
 
+/// The queued batches from the front through the first that must be flushed, so that a flush
+/// leaves the files at exactly that height.
+fn up_to_a_flush(batches: &VecDeque<Arc<QueuedBatch>>) -> Vec<Arc<QueuedBatch>> {
+    let end = batches
+        .iter()
+        .position(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
+        .map_or(batches.len(), |i| i + 1);
+    batches.iter().take(end).cloned().collect()
+}
+
 fn write_loop(db: &DB, shared: &Shared) {
     loop {
-        // Every batch queued so far, written together.
+        // Every batch queued so far, written together once there are enough of them.
         let batches: Vec<Arc<QueuedBatch>> = {
             let mut queue = shared.queue.lock();
             loop {
-                if !queue.batches.is_empty() && !queue.paused {
-                    break queue.batches.iter().cloned().collect();
+                let due = queue.batches.len() >= WRITE_EVERY || queue.flushing > 0 || queue.closing;
+                if !queue.batches.is_empty() && !queue.paused && due {
+                    break up_to_a_flush(&queue.batches);
                 }
                 if queue.closing && (queue.batches.is_empty() || queue.paused) {
                     return;
