@@ -4,8 +4,7 @@
 //! (`bevm_ecrecover`), and on all cores.
 
 use alloy_consensus::crypto::RecoveryError;
-use alloy_primitives::Signature;
-use alloy_primitives::{keccak256, map::HashMap, Address, Bytes, B256};
+use alloy_primitives::{keccak256, map::HashMap, Address, Bytes, Signature, B256};
 use bevm_evm::ChainSpec;
 use bevm_primitives::tx::{
     decode_eth_tx_unrecovered, decode_eth_tx_with_sender, invalid_signature, EthTx, TxError,
@@ -157,7 +156,9 @@ fn decode_chunk(
             _ => None,
         })
         .collect();
-    let mut recovered = bevm_ecrecover::recover_signers(&unknown).into_iter();
+    let recovered = bevm_ecrecover::recover_signers(&unknown);
+    debug_assert_eq!(recovered.len(), unknown.len(), "one result per signature");
+    let mut recovered = recovered.into_iter();
     decoded
         .into_iter()
         .zip(known)
@@ -184,9 +185,9 @@ fn next_sender(
 
 #[cfg(test)]
 mod tests {
-    use alloy_consensus::TxEip1559;
-    use alloy_eips::eip2718::Encodable2718;
-    use alloy_primitives::TxKind;
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+    use alloy_primitives::{TxKind, U256};
     use bevm_primitives::{genesis::Genesis, keys::AccountKey};
 
     use super::*;
@@ -203,6 +204,80 @@ mod tests {
         })
         .encoded_2718()
         .into()
+    }
+
+    /// An EIP-1559 transfer of `key` on `chain_id`, signed with `sig` if given (any r, s and
+    /// parity) instead of the key's own signature.
+    fn signed_with(key: &AccountKey, chain_id: u64, nonce: u64, sig: Option<Signature>) -> Bytes {
+        let tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 1,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            ..TxEip1559::default()
+        };
+        match sig {
+            Some(sig) => TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into(),
+            None => key.sign_tx(tx).encoded_2718().into(),
+        }
+    }
+
+    /// Each transaction of a block, decoded with the others (as ProcessProposal and
+    /// FinalizeBlock do: recovered on the lanes where the CPU has them, on both cores) and
+    /// alone (as CheckTx does, with libsecp256k1), gives the same sender or the same error.
+    #[test]
+    fn a_block_decodes_each_transaction_as_check_tx_does() {
+        let spec = ChainSpec::from_genesis(&Genesis::devnet(1337));
+        let keys: Vec<AccountKey> = (0..8u8).map(|i| AccountKey::from_seed(&[i])).collect();
+        let n = alloy_consensus::crypto::SECP256K1N_HALF * U256::from(2) + U256::from(1);
+        let mut txs = Vec::new();
+        for i in 0..96u64 {
+            let key = &keys[i as usize % keys.len()];
+            let raw = match i % 8 {
+                // High s: the same key for libsecp256k1, refused by EIP-2.
+                5 => {
+                    let own =
+                        TxEnvelope::decode_2718(&mut signed_with(key, 1337, i, None).as_ref())
+                            .expect("decodes");
+                    let sig = own.signature();
+                    let high = Signature::new(sig.r(), n - sig.s(), !sig.v());
+                    signed_with(key, 1337, i, Some(high))
+                }
+                // Some other r and s: a random signer, or no point at all.
+                6 => {
+                    let sig =
+                        Signature::new(U256::from(i * 7919 + 3), U256::from(i + 11), i % 3 == 0);
+                    signed_with(key, 1337, i, Some(sig))
+                }
+                7 if i % 16 == 7 => signed_with(key, 1, i, None),
+                7 => Bytes::from_static(b"\x02junk"),
+                _ => signed_with(key, 1337, i, None),
+            };
+            txs.push(raw);
+        }
+        let alone: Vec<Result<Address, String>> = txs
+            .iter()
+            .map(|raw| {
+                decode_eth_tx_with_sender(raw, keccak256(raw), 1337, spec.max_tx_bytes(), None)
+                    .map(|t| t.sender)
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        assert!(alone.iter().filter(|r| r.is_ok()).count() >= 60);
+        assert!(alone
+            .iter()
+            .any(|r| r.as_ref().is_err_and(|e| e.contains("invalid sender"))));
+        let cache = SenderCache::default();
+        // First every sender unknown, then every one that recovered known.
+        for _ in 0..2 {
+            let together: Vec<Result<Address, String>> = cache
+                .decode_all(&txs, &spec)
+                .into_iter()
+                .map(|r| r.map(|t| t.sender).map_err(|e| e.to_string()))
+                .collect();
+            assert_eq!(together, alone);
+        }
     }
 
     #[test]

@@ -69,7 +69,6 @@ impl Column {
             // Every read of an absent key (each fresh recipient) probes the filter of every L0
             // file: keep theirs pinned instead of looking them up in the block cache each time.
             table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-            table.set_pin_top_level_index_and_filter(true);
         }
         if matches!(self, Column::Latest | Column::Code) {
             // The memtable's own filter answers "absent" (every fresh recipient of a block)

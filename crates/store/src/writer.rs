@@ -1,9 +1,9 @@
 //! The disk write of committed blocks, off the consensus thread.
 //!
 //! [`crate::Store::write`] hands a block's batch to the [`Writer`] and returns; a thread writes
-//! the batches to RocksDB in order: whatever is queued when it starts a write, as one atomic
-//! write batch with the newest write of each key (a key every block changes is written once
-//! for all the blocks it waited for). Until a batch is in RocksDB its values are served from
+//! the batches to RocksDB in order, several at a time (see [`WRITE_EVERY`]), each group as one
+//! atomic write batch with the newest write of each key (a key every block changes is written
+//! once for all the blocks of the group). Until a batch is in RocksDB its values are served from
 //! memory ([`Writer::find`]), so readers cannot tell the difference.
 //!
 //! There is no write-ahead log: a block reaches the files when the memtables are flushed, all
@@ -36,6 +36,9 @@ const WRITE_EVERY: usize = 4;
 
 /// Blocks queued before Commit waits for the disk: bounds memory.
 const MAX_QUEUED: usize = WRITE_EVERY + 2;
+
+/// How long a quiet chain's blocks wait for the others of their group.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Blocks between forced flushes of the memtables: bounds the replay after a kill on a chain
 /// whose blocks are too small to fill them.
@@ -148,7 +151,7 @@ pub(crate) fn flush_memtables(db: &DB, wait: bool) -> Result<(), rocksdb::Error>
 #[derive(Debug, Default)]
 struct Queue {
     batches: VecDeque<Arc<QueuedBatch>>,
-    /// Set when a write failed; the failed batch stays queued so reads remain right.
+    /// Set when a write failed; the failed batches stay queued so reads remain right.
     failed: Option<String>,
     closing: bool,
     /// Callers of [`Writer::flush`] waiting: write what is queued without waiting for more.
@@ -278,6 +281,18 @@ impl Drop for Writer {
     }
 }
 
+/// Whether the queued batches are to be written now: a full group, a flush or a shutdown
+/// waiting for them, or a block whose flush bounds the replay after a kill.
+fn due(queue: &Queue) -> bool {
+    queue.batches.len() >= WRITE_EVERY
+        || queue.flushing > 0
+        || queue.closing
+        || queue
+            .batches
+            .iter()
+            .any(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
+}
+
 /// The queued batches from the front through the first that must be flushed, so that a flush
 /// leaves the files at exactly that height.
 fn up_to_a_flush(batches: &VecDeque<Arc<QueuedBatch>>) -> Vec<Arc<QueuedBatch>> {
@@ -290,18 +305,26 @@ fn up_to_a_flush(batches: &VecDeque<Arc<QueuedBatch>>) -> Vec<Arc<QueuedBatch>> 
 
 fn write_loop(db: &DB, shared: &Shared) {
     loop {
-        // Every batch queued so far, written together once there are enough of them.
+        // The queued batches, written together once there are enough of them (see `due`).
         let batches: Vec<Arc<QueuedBatch>> = {
             let mut queue = shared.queue.lock();
             loop {
-                let due = queue.batches.len() >= WRITE_EVERY || queue.flushing > 0 || queue.closing;
-                if !queue.batches.is_empty() && !queue.paused && due {
+                let ready = !queue.batches.is_empty() && !queue.paused;
+                if ready && due(&queue) {
                     break up_to_a_flush(&queue.batches);
                 }
-                if queue.closing && (queue.batches.is_empty() || queue.paused) {
+                if queue.closing && !ready {
                     return;
                 }
-                shared.changed.wait(&mut queue);
+                if !ready {
+                    shared.changed.wait(&mut queue);
+                } else if shared.changed.wait_for(&mut queue, MAX_WAIT).timed_out()
+                    && !queue.batches.is_empty()
+                    && !queue.paused
+                {
+                    // A quiet chain: no more blocks came for a while.
+                    break up_to_a_flush(&queue.batches);
+                }
             }
         };
         let (first, last) = match (batches.first(), batches.last()) {
@@ -338,6 +361,50 @@ fn write_loop(db: &DB, shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queue_of(heights: &[u64]) -> Queue {
+        Queue {
+            batches: heights
+                .iter()
+                .map(|&h| Arc::new(QueuedBatch::new(std::iter::empty(), h)))
+                .collect(),
+            ..Queue::default()
+        }
+    }
+
+    fn heights(batches: &[Arc<QueuedBatch>]) -> Vec<u64> {
+        batches.iter().map(|b| b.height).collect()
+    }
+
+    #[test]
+    fn a_group_is_written_when_full_flushed_closing_or_holding_a_flush_height() {
+        assert!(!due(&queue_of(&[]))); // nothing to write
+        assert!(!due(&queue_of(&[5, 6, 7])));
+        assert!(due(&queue_of(&[5, 6, 7, 8])));
+        assert!(due(&queue_of(&[99, 100])));
+        let mut queue = queue_of(&[5]);
+        queue.flushing = 1;
+        assert!(due(&queue));
+        let mut queue = queue_of(&[5]);
+        queue.closing = true;
+        assert!(due(&queue));
+    }
+
+    #[test]
+    fn a_group_ends_at_the_first_block_to_flush() {
+        assert_eq!(
+            heights(&up_to_a_flush(&queue_of(&[5, 6, 7, 8]).batches)),
+            [5, 6, 7, 8]
+        );
+        assert_eq!(
+            heights(&up_to_a_flush(&queue_of(&[99, 100, 101]).batches)),
+            [99, 100]
+        );
+        assert_eq!(
+            heights(&up_to_a_flush(&queue_of(&[100, 101]).batches)),
+            [100]
+        );
+    }
 
     #[test]
     fn a_queued_batch_keeps_the_last_write_of_each_key_and_finds_it() {
