@@ -19,7 +19,7 @@ use alloy_primitives::{Address, Signature, B256};
 mod lanes;
 
 /// Signatures per batch of the lanes.
-pub const LANES: usize = 8;
+pub(crate) const LANES: usize = 8;
 
 /// Batches recovered together: their computations interleave, so the core works on one while
 /// the other waits on a multiplication (8.8 µs per signature for two, 10.0 for one batch).
@@ -40,8 +40,7 @@ pub fn recover_signers(items: &[(B256, Signature)]) -> Vec<Result<Address, Recov
 
 /// How signatures are recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Backend {
+pub(crate) enum Backend {
     /// One at a time with libsecp256k1.
     Libsecp256k1,
     /// Sixteen (or eight) at a time with AVX-512 IFMA; only chosen where the CPU has it.
@@ -50,7 +49,7 @@ pub enum Backend {
 
 impl Backend {
     /// The fastest backend this CPU runs.
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         if lanes::available() {
             return Backend::Ifma;
@@ -61,7 +60,7 @@ impl Backend {
 
 /// [`recover_signers`] with a chosen backend; [`Backend::Ifma`] falls back to libsecp256k1
 /// where the CPU lacks it.
-pub fn recover_signers_with(
+pub(crate) fn recover_signers_with(
     items: &[(B256, Signature)],
     backend: Backend,
 ) -> Vec<Result<Address, RecoveryError>> {

@@ -12,27 +12,9 @@ use proptest::prelude::*;
 use super::*;
 
 /// The group order n.
-const N: U256 = U256::from_be_bytes(hex32(
-    "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+const N: U256 = U256::from_be_bytes(alloy_primitives::hex!(
+    "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
 ));
-
-const fn hex32(s: &str) -> [u8; 32] {
-    let b = s.as_bytes();
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
-const fn nibble(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        _ => c - b'a' + 10,
-    }
-}
 
 fn signed(seed: u64, hash: B256) -> (B256, Signature) {
     let mut secret = [0u8; 32];
