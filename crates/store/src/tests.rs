@@ -187,6 +187,40 @@ fn last_write_of_a_key_wins_within_a_block() {
     assert_eq!(commit(&direct, vec![kv("a", "2")], 0), r);
 }
 
+/// A writer thread that dies must fail the next flush and Commit, not leave them waiting.
+#[test]
+fn a_panicked_writer_fails_flush_and_commit_instead_of_hanging() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        commit(&store, vec![kv("a", "1")], 1);
+        store.flush().expect("a healthy writer flushes");
+        store.writer.panic_at_next_write();
+        commit(&store, vec![kv("a", "2")], 2);
+        let flushed = store.flush();
+        let prepared = store.prepare_state(vec![kv("a", "3")], 3).expect("prepare");
+        let committed = Committed {
+            height: 3,
+            app_hash: prepared.root,
+        };
+        let mut batch = Batch::default();
+        prepared.stage(&mut batch);
+        let written = store.write(batch, committed);
+        // The block that was never written is still read from memory.
+        let read = store.get_latest(b"a").expect("read");
+        drop(store);
+        let _ = done.send((flushed, written, read));
+    });
+    let (flushed, written, read) = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("flush or commit waited for a writer thread that is gone");
+    let flushed = flushed.expect_err("the flush fails");
+    assert!(flushed.to_string().contains("panicked"), "{flushed}");
+    assert!(written.is_err(), "the next block is refused");
+    assert_eq!(read, Some(b"2".to_vec()));
+}
+
 #[test]
 fn committed_blocks_are_readable_before_they_reach_the_disk() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -158,6 +158,9 @@ struct Queue {
     flushing: usize,
     /// Tests hold batches in the queue with this.
     paused: bool,
+    /// Tests make the writer thread panic at its next write with this.
+    #[cfg(test)]
+    panic_at_next_write: bool,
 }
 
 #[derive(Debug, Default)]
@@ -183,7 +186,10 @@ impl Writer {
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("bevm-store-writer".into())
-            .spawn(move || write_loop(&db, &worker))
+            .spawn(move || {
+                let _reports = ReportsAPanic(&worker);
+                write_loop(&db, &worker)
+            })
             .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             shared,
@@ -255,6 +261,12 @@ impl Writer {
         self.shared.changed.notify_all();
     }
 
+    /// Makes the writer thread panic at its next write, for tests of what callers then see.
+    #[cfg(test)]
+    pub(crate) fn panic_at_next_write(&self) {
+        self.shared.queue.lock().panic_at_next_write = true;
+    }
+
     /// Waits until every queued batch is on disk.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         let mut queue = self.shared.queue.lock();
@@ -277,6 +289,21 @@ impl Drop for Writer {
         self.shared.changed.notify_all();
         if let Some(thread) = self.thread.lock().take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Turns a panic of the writer thread into a failed write: without it, Commit and flush would
+/// wait forever for a thread that is gone.
+struct ReportsAPanic<'a>(&'a Shared);
+
+impl Drop for ReportsAPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(target: "bevm::store", "the writer thread panicked; the node stops committing");
+            let mut queue = self.0.queue.lock();
+            queue.failed = Some("the writer thread panicked (see the log above)".into());
+            self.0.changed.notify_all();
         }
     }
 }
@@ -331,6 +358,10 @@ fn write_loop(db: &DB, shared: &Shared) {
             (Some(first), Some(last)) => (first.height, last.height),
             _ => continue,
         };
+        #[cfg(test)]
+        if std::mem::take(&mut shared.queue.lock().panic_at_next_write) {
+            panic!("made to panic by a test");
+        }
         let started = std::time::Instant::now();
         let result = write_batches(&batches, db);
         let mut queue = shared.queue.lock();
