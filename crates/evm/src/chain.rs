@@ -6,7 +6,7 @@
 //! header reads never decode transactions), `"r" ++ number` receipts, `"h" ++ number` hash. [`Column::BlockHashes`]: hash → number. [`Column::TxIndex`]: tx hash → number ++ index.
 
 use alloy_consensus::{Header, ReceiptEnvelope};
-use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, Bytes, B256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use bevm_store::{Batch, Column, Store};
@@ -48,17 +48,11 @@ pub fn stage_block(batch: &mut Batch, block: &StoredBlock, hash: B256) {
     batch.put(Column::BlockHashes, hash.as_slice(), &number.to_be_bytes());
 }
 
-/// Stages the receipts of block `number` and the index of its transactions, whose keccak256
-/// hashes `tx_hashes` are, in block order.
-pub fn stage_receipts(
-    batch: &mut Batch,
-    number: u64,
-    receipts: &[ReceiptEnvelope],
-    tx_hashes: &[B256],
-) {
-    let receipts: Vec<Bytes> = receipts.iter().map(|r| r.encoded_2718().into()).collect();
+/// Stages the receipts of block `number` (EIP-2718 encoded, blooms included) and the index of
+/// its transactions, whose keccak256 hashes `tx_hashes` are, in block order.
+pub fn stage_receipts(batch: &mut Batch, number: u64, receipts: &[Bytes], tx_hashes: &[B256]) {
     let mut encoded = Vec::new();
-    receipts.encode(&mut encoded);
+    alloy_rlp::encode_list::<Bytes, Bytes>(receipts, &mut encoded);
     batch.put_owned(Column::Blocks, key(b'r', number).to_vec(), encoded);
     for (index, hash) in tx_hashes.iter().enumerate() {
         let mut location = [0u8; 12];
@@ -170,6 +164,7 @@ pub fn tx_location(store: &Store, hash: &B256) -> Result<Option<TxLocation>, Evm
 #[cfg(test)]
 mod tests {
     use alloy_consensus::{Eip658Value, Receipt, TxType};
+    use alloy_eips::eip2718::Encodable2718;
     use alloy_primitives::{Log, LogData};
     use bevm_store::Committed;
 
@@ -214,7 +209,8 @@ mod tests {
         let mut batch = Batch::default();
         stage_block(&mut batch, &block, hash);
         let tx_hashes: Vec<B256> = txs.iter().map(alloy_primitives::keccak256).collect();
-        stage_receipts(&mut batch, block.header.number, &receipts, &tx_hashes);
+        let encoded: Vec<Bytes> = receipts.iter().map(|r| r.encoded_2718().into()).collect();
+        stage_receipts(&mut batch, block.header.number, &encoded, &tx_hashes);
         store
             .write(
                 batch,

@@ -1,11 +1,13 @@
 //! Executes a block's transactions with revm and builds its Ethereum header and receipts.
 
 use alloy_consensus::{
-    proofs::calculate_receipt_root, Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction,
-    TxType, EMPTY_OMMER_ROOT_HASH,
+    Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxType,
+    EMPTY_OMMER_ROOT_HASH,
 };
-use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
-use alloy_primitives::{Bloom, Bytes, B256, B64, U256};
+use alloy_eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_primitives::{
+    keccak256, map::HashMap, Address, Bloom, BloomInput, Bytes, Log, B256, B64, U256,
+};
 use alloy_trie::{root::ordered_trie_root_with_encoder, EMPTY_ROOT_HASH};
 use bevm_primitives::{tx::EthTx, FEE_POOL_ADDRESS};
 use bevm_store::Batch;
@@ -48,6 +50,37 @@ pub struct ExecutedBlock {
     pub outcomes: Vec<TxOutcome>,
 }
 
+/// keccak256 of the log addresses and topics that go into a block's blooms, each computed
+/// once: a block's logs repeat them (a token's address, an event's signature), and hashing
+/// them was a fifth of sealing.
+#[derive(Debug, Default)]
+struct BloomHashes {
+    addresses: HashMap<Address, B256>,
+    topics: HashMap<B256, B256>,
+}
+
+impl BloomHashes {
+    /// The bloom of a receipt with these logs.
+    fn bloom(&mut self, logs: &[Log]) -> Bloom {
+        let mut bloom = Bloom::ZERO;
+        for log in logs {
+            let address = self
+                .addresses
+                .entry(log.address)
+                .or_insert_with(|| keccak256(log.address));
+            bloom.accrue(BloomInput::Hash(*address));
+            for topic in log.topics() {
+                let hash = self
+                    .topics
+                    .entry(*topic)
+                    .or_insert_with(|| keccak256(topic));
+                bloom.accrue(BloomInput::Hash(*hash));
+            }
+        }
+        bloom
+    }
+}
+
 /// What sealing needs besides the state root: the transactions root, the receipts with their
 /// blooms, their root and the block's bloom. The costly part of sealing, computed apart so it
 /// can run alongside the state root.
@@ -65,21 +98,26 @@ impl ExecutedBlock {
     /// root, and the logs bloom; the receipts and the transaction index staged. Takes the
     /// receipts out of the block (nothing after sealing needs them).
     pub fn roots(&mut self) -> BlockRoots {
-        let receipts: Vec<ReceiptEnvelope> = std::mem::take(&mut self.receipts)
-            .into_iter()
-            .map(|(ty, r)| ReceiptEnvelope::from_typed(ty, r.with_bloom()))
-            .collect();
+        let mut bloom_hashes = BloomHashes::default();
         let mut logs_bloom = Bloom::ZERO;
-        for r in &receipts {
-            logs_bloom.accrue_bloom(r.logs_bloom());
-        }
+        // Each receipt encoded once, for its root and for the store.
+        let receipts: Vec<Bytes> = std::mem::take(&mut self.receipts)
+            .into_iter()
+            .map(|(ty, receipt)| {
+                let bloom = bloom_hashes.bloom(&receipt.logs);
+                logs_bloom.accrue_bloom(&bloom);
+                let receipt = ReceiptWithBloom::new(receipt, bloom);
+                ReceiptEnvelope::from_typed(ty, receipt)
+                    .encoded_2718()
+                    .into()
+            })
+            .collect();
         let mut staged = Batch::default();
         chain::stage_receipts(&mut staged, self.header.number, &receipts, &self.tx_hashes);
+        let as_received = |raw: &Bytes, out: &mut Vec<u8>| out.extend_from_slice(raw);
         BlockRoots {
-            transactions: ordered_trie_root_with_encoder(&self.txs, |raw, out| {
-                out.extend_from_slice(raw)
-            }),
-            receipts_root: calculate_receipt_root(&receipts),
+            transactions: ordered_trie_root_with_encoder(&self.txs, as_received),
+            receipts_root: ordered_trie_root_with_encoder(&receipts, as_received),
             logs_bloom,
             staged,
         }
@@ -224,5 +262,83 @@ fn prague_header_fields() -> Header {
         parent_beacon_block_root: Some(B256::ZERO),
         requests_hash: Some(EMPTY_REQUESTS_HASH),
         ..Header::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_consensus::proofs::calculate_receipt_root;
+    use alloy_primitives::LogData;
+    use bevm_store::{Committed, Store};
+
+    use super::*;
+
+    /// Receipts whose logs repeat some addresses and topics and not others, of every type.
+    fn receipts() -> Vec<(TxType, Receipt)> {
+        let types = [
+            TxType::Legacy,
+            TxType::Eip2930,
+            TxType::Eip1559,
+            TxType::Eip7702,
+        ];
+        (0..40u8)
+            .map(|i| {
+                let logs = (0..i % 4)
+                    .map(|j| {
+                        let topics = (0..=j)
+                            .map(|k| B256::repeat_byte(if k == 0 { 0xdd } else { i ^ k }))
+                            .collect();
+                        let address = Address::repeat_byte(1 + i % 3);
+                        Log {
+                            address,
+                            data: LogData::new_unchecked(topics, Bytes::from(vec![i, j])),
+                        }
+                    })
+                    .collect();
+                let receipt = Receipt {
+                    status: Eip658Value::Eip658(i % 5 != 0),
+                    cumulative_gas_used: 21_000 * u64::from(i + 1),
+                    logs,
+                };
+                (types[usize::from(i) % types.len()], receipt)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn roots_and_stored_receipts_match_alloys_receipts_with_blooms() {
+        let expected: Vec<ReceiptEnvelope> = receipts()
+            .into_iter()
+            .map(|(ty, r)| ReceiptEnvelope::from_typed(ty, r.with_bloom()))
+            .collect();
+        assert!(expected.iter().any(|r| r.logs().len() == 3));
+        let mut block = ExecutedBlock {
+            header: Header {
+                number: 9,
+                ..Header::default()
+            },
+            txs: vec![Bytes::from_static(b"tx")],
+            tx_hashes: vec![B256::repeat_byte(0x77)],
+            senders: Vec::new(),
+            receipts: receipts(),
+            outcomes: Vec::new(),
+        };
+        let roots = block.roots();
+        assert_eq!(roots.receipts_root, calculate_receipt_root(&expected));
+        let mut bloom = Bloom::ZERO;
+        for r in &expected {
+            bloom.accrue_bloom(r.logs_bloom());
+        }
+        assert_ne!(bloom, Bloom::ZERO);
+        assert_eq!(roots.logs_bloom, bloom);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let committed = Committed {
+            height: 9,
+            app_hash: B256::ZERO,
+        };
+        store.write(roots.staged, committed).expect("write");
+        assert_eq!(chain::receipts(&store, 9).expect("read"), Some(expected));
     }
 }
