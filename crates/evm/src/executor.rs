@@ -114,10 +114,11 @@ impl ExecutedBlock {
             .collect();
         let mut staged = Batch::default();
         chain::stage_receipts(&mut staged, self.header.number, &receipts, &self.tx_hashes);
-        let as_received = |raw: &Bytes, out: &mut Vec<u8>| out.extend_from_slice(raw);
+        // Both lists are already in their EIP-2718 form: the trie leaves take them verbatim.
+        let verbatim = |raw: &Bytes, out: &mut Vec<u8>| out.extend_from_slice(raw);
         BlockRoots {
-            transactions: ordered_trie_root_with_encoder(&self.txs, as_received),
-            receipts_root: ordered_trie_root_with_encoder(&receipts, as_received),
+            transactions: ordered_trie_root_with_encoder(&self.txs, verbatim),
+            receipts_root: ordered_trie_root_with_encoder(&receipts, verbatim),
             logs_bloom,
             staged,
         }
