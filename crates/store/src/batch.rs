@@ -77,13 +77,15 @@ impl Column {
             opts.set_memtable_whole_key_filtering(true);
             opts.set_memtable_prefix_bloom_ratio(0.05);
         }
-        if matches!(self, Column::TxIndex) {
-            // Keys are transaction hashes and values twelve bytes: nothing to compress.
+        if matches!(
+            self,
+            Column::Latest | Column::Nodes | Column::History | Column::TxIndex
+        ) {
+            // Hashes, hashed keys and the index's twelve-byte locations do not compress;
+            // trying costs compaction CPU.
             opts.set_compression_type(rocksdb::DBCompressionType::None);
         }
         if matches!(self, Column::Latest | Column::Nodes | Column::History) {
-            // Hashes and hashed keys do not compress; trying costs compaction CPU.
-            opts.set_compression_type(rocksdb::DBCompressionType::None);
             // Each block inserts thousands of keys into these memtables; a smaller skip
             // list (fewer levels, more of it in the CPU caches) makes every insert cheaper.
             opts.set_write_buffer_size(16 << 20);

@@ -187,6 +187,27 @@ fn last_write_of_a_key_wins_within_a_block() {
     assert_eq!(commit(&direct, vec![kv("a", "2")], 0), r);
 }
 
+/// A block that is neither a flush height nor part of a full group still reaches RocksDB
+/// when no more blocks follow: a quiet chain does not hold its last blocks in memory.
+#[test]
+fn a_quiet_chains_blocks_are_written_without_waiting_for_more() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    commit(&store, vec![kv("a", "1")], 5);
+    let on_disk = || {
+        let meta = store.db.get_cf(store.cf(Column::Meta), META_HEIGHT);
+        meta.expect("read") == Some(5u64.to_be_bytes().to_vec())
+    };
+    let started = std::time::Instant::now();
+    while !on_disk() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "block 5 stayed queued in memory"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A writer thread that dies must fail the next flush and Commit, not leave them waiting.
 #[test]
 fn a_panicked_writer_fails_flush_and_commit_instead_of_hanging() {

@@ -68,6 +68,12 @@ impl QueuedBatch {
         self.columns[column.index()].get(key)
     }
 
+    /// Whether the memtables are flushed after this block (see [`FLUSH_EVERY_BLOCKS`]): a
+    /// group of batches ends with it, so the files are then whole at exactly its height.
+    fn is_flushed(&self) -> bool {
+        self.height.is_multiple_of(FLUSH_EVERY_BLOCKS)
+    }
+
     /// The latest-value writes (key hash, value) of this batch.
     pub(crate) fn latest(&self) -> impl Iterator<Item = (&Vec<u8>, &Staged)> {
         self.columns[Column::Latest.index()].iter()
@@ -108,10 +114,7 @@ fn write_batches(batches: &[Arc<QueuedBatch>], db: &DB) -> Result<usize, rocksdb
     let mut options = rocksdb::WriteOptions::default();
     options.disable_wal(true);
     db.write_opt(wb, &options)?;
-    if batches
-        .last()
-        .is_some_and(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
-    {
+    if batches.last().is_some_and(|b| b.is_flushed()) {
         flush_memtables(db, false)?;
     }
     Ok(bytes)
@@ -314,10 +317,7 @@ fn due(queue: &Queue) -> bool {
     queue.batches.len() >= WRITE_EVERY
         || queue.flushing > 0
         || queue.closing
-        || queue
-            .batches
-            .iter()
-            .any(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
+        || queue.batches.iter().any(|b| b.is_flushed())
 }
 
 /// The queued batches from the front through the first that must be flushed, so that a flush
@@ -325,33 +325,32 @@ fn due(queue: &Queue) -> bool {
 fn up_to_a_flush(batches: &VecDeque<Arc<QueuedBatch>>) -> Vec<Arc<QueuedBatch>> {
     let end = batches
         .iter()
-        .position(|b| b.height.is_multiple_of(FLUSH_EVERY_BLOCKS))
+        .position(|b| b.is_flushed())
         .map_or(batches.len(), |i| i + 1);
     batches.iter().take(end).cloned().collect()
 }
 
 fn write_loop(db: &DB, shared: &Shared) {
     loop {
-        // The queued batches, written together once there are enough of them (see `due`).
+        // The queued batches, written together once there are enough of them (see `due`)
+        // or, on a quiet chain, once no more came for a while.
         let batches: Vec<Arc<QueuedBatch>> = {
             let mut queue = shared.queue.lock();
+            let mut quiet = false;
             loop {
                 let ready = !queue.batches.is_empty() && !queue.paused;
-                if ready && due(&queue) {
+                if ready && (quiet || due(&queue)) {
                     break up_to_a_flush(&queue.batches);
                 }
                 if queue.closing && !ready {
                     return;
                 }
-                if !ready {
+                quiet = if ready {
+                    shared.changed.wait_for(&mut queue, MAX_WAIT).timed_out()
+                } else {
                     shared.changed.wait(&mut queue);
-                } else if shared.changed.wait_for(&mut queue, MAX_WAIT).timed_out()
-                    && !queue.batches.is_empty()
-                    && !queue.paused
-                {
-                    // A quiet chain: no more blocks came for a while.
-                    break up_to_a_flush(&queue.batches);
-                }
+                    false
+                };
             }
         };
         let (first, last) = match (batches.first(), batches.last()) {
