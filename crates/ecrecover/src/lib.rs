@@ -35,65 +35,35 @@ const MIN_BATCH: usize = 3;
 /// Recovers the signer of each `(signature hash, signature)`, in order; the same result,
 /// error or address, as alloy's `recover_signer` (low-s enforced), which CheckTx uses.
 pub fn recover_signers(items: &[(B256, Signature)]) -> Vec<Result<Address, RecoveryError>> {
-    recover_signers_with(items, Backend::detect())
-}
-
-/// How signatures are recovered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    /// One at a time with libsecp256k1.
-    Libsecp256k1,
-    /// Sixteen (or eight) at a time with AVX-512 IFMA; only chosen where the CPU has it.
-    Ifma,
-}
-
-impl Backend {
-    /// The fastest backend this CPU runs.
-    pub(crate) fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if lanes::available() {
-            return Backend::Ifma;
-        }
-        Backend::Libsecp256k1
-    }
-}
-
-/// [`recover_signers`] with a chosen backend; [`Backend::Ifma`] falls back to libsecp256k1
-/// where the CPU lacks it.
-pub(crate) fn recover_signers_with(
-    items: &[(B256, Signature)],
-    backend: Backend,
-) -> Vec<Result<Address, RecoveryError>> {
-    let mut settled: Vec<Option<Address>> = vec![None; items.len()];
-    if backend == Backend::Ifma {
-        settle_on_lanes(items, &mut settled);
-    }
-    settled
+    settled_on_lanes(items)
         .into_iter()
         .zip(items)
         .map(|(settled, (hash, sig))| settled.map_or_else(|| recover_signer(sig, *hash), Ok))
         .collect()
 }
 
-/// The signers the lanes settle; the others stay `None`.
-#[cfg(target_arch = "x86_64")]
-fn settle_on_lanes(items: &[(B256, Signature)], settled: &mut [Option<Address>]) {
-    if !lanes::available() {
-        return;
+/// The signers the lanes settle themselves; `None` for the others, and for all of them where
+/// the CPU lacks the lanes.
+pub(crate) fn settled_on_lanes(items: &[(B256, Signature)]) -> Vec<Option<Address>> {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut settled = vec![None; items.len()];
+    #[cfg(target_arch = "x86_64")]
+    if lanes::available() {
+        // High-s signatures are refused by `recover_signer` before any curve arithmetic;
+        // they get that error from it, not from the lanes.
+        let eligible: Vec<usize> = (0..items.len())
+            .filter(|&i| items[i].1.s() <= alloy_consensus::crypto::SECP256K1N_HALF)
+            .collect();
+        let mut rest = eligible.as_slice();
+        while rest.len() >= MIN_BATCH {
+            rest = if rest.len() > LANES {
+                settle::<BATCHES>(items, rest, &mut settled)
+            } else {
+                settle::<1>(items, rest, &mut settled)
+            };
+        }
     }
-    // High-s signatures are refused by `recover_signer` before any curve arithmetic; they
-    // get that error from it, not from the lanes.
-    let eligible: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].1.s() <= alloy_consensus::crypto::SECP256K1N_HALF)
-        .collect();
-    let mut rest = eligible.as_slice();
-    while rest.len() >= MIN_BATCH {
-        rest = if rest.len() > LANES {
-            settle::<BATCHES>(items, rest, settled)
-        } else {
-            settle::<1>(items, rest, settled)
-        };
-    }
+    settled
 }
 
 /// Settles up to `B` batches from the front of `rest` (indices into `items`) on the lanes, and
@@ -121,9 +91,6 @@ fn settle<'a, const B: usize>(
     }
     rest
 }
-
-#[cfg(not(target_arch = "x86_64"))]
-fn settle_on_lanes(_: &[(B256, Signature)], _: &mut [Option<Address>]) {}
 
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,7 @@ const MINUS_B2: U256 =
     U256::from_be_hex("fffffffffffffffffffffffffffffffe8a280ac50774346dd765cda83db1562c");
 
 /// One half of a split scalar: its absolute value, below 2^128, and its sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Half {
     /// |half| as two little-endian 64-bit words.
     pub(crate) magnitude: [u64; 2],

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use alloy_primitives::{Signature, B256};
 use k256::{
     elliptic_curve::{
+        bigint::Encoding,
         ops::{Invert, Reduce},
         PrimeField,
     },
@@ -29,7 +30,7 @@ use k256::{
 pub(crate) use crate::LANES;
 
 /// One signature: message hash, r and s (big-endian) and the y parity of R.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Input {
     z: [u8; 32],
     r: [u8; 32],
@@ -87,10 +88,8 @@ fn keys(batch: &recover::Recovered) -> [Option<[u8; 64]>; LANES] {
     core::array::from_fn(|lane| {
         (batch.done & (1 << lane) != 0).then(|| {
             let mut key = [0u8; 64];
-            let words = batch.x[lane].iter().rev().chain(batch.y[lane].iter().rev());
-            for (i, word) in words.enumerate() {
-                key[8 * i..8 * i + 8].copy_from_slice(&word.to_be_bytes());
-            }
+            key[..32].copy_from_slice(&U256::from_words(batch.x[lane]).to_be_bytes());
+            key[32..].copy_from_slice(&U256::from_words(batch.y[lane]).to_be_bytes());
             key
         })
     })
@@ -147,14 +146,12 @@ impl ScalarSide {
             let z = <Scalar as Reduce<U256>>::reduce_bytes(&inputs[lane].z.into());
             let (u1, u2) = (-(z * r_inv[lane]), s * r_inv[lane]);
             // Halves are always short; a lane whose were not would be handed back, not wrong.
-            let (Some(rx), Some(halves)) =
-                (recover::be_words(&inputs[lane].r), glv::halves(&u1, &u2))
-            else {
+            let Some(halves) = glv::halves(&u1, &u2) else {
                 continue;
             };
             side.valid |= 1 << lane;
             side.odd |= u8::from(inputs[lane].odd) << lane;
-            side.rx[lane] = rx;
+            side.rx[lane] = U256::from_be_slice(&inputs[lane].r).to_words();
             for (h, half) in halves.iter().enumerate() {
                 side.halves[h][lane] = half.magnitude;
                 side.negative[h] |= u8::from(half.negative) << lane;

@@ -90,14 +90,6 @@ fn affine(point: &ProjectivePoint) -> Option<(U256, U256)> {
     ))
 }
 
-/// Big-endian bytes as little-endian 64-bit words.
-pub(super) fn be_words(bytes: &[u8]) -> Option<[u64; 4]> {
-    let bytes: &[u8; 32] = bytes.try_into().ok()?;
-    Some(core::array::from_fn(|i| {
-        u64::from_be_bytes(core::array::from_fn(|k| bytes[24 - 8 * i + k]))
-    }))
-}
-
 /// One batch's Q: its coordinates (canonical little-endian words) are Q in the lanes of
 /// `done`, and nothing in the others.
 pub(super) struct Recovered {
