@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    // The same signatures eight at a time where the CPU has AVX-512 IFMA (as FinalizeBlock
+    // The same signatures sixteen at a time where the CPU has AVX-512 IFMA (as FinalizeBlock
     // recovers the senders it did not see at CheckTx), decoding included.
     group.bench_function(format!("recover_senders_batched/txs={TXS}"), |b| {
         b.iter(|| {

@@ -1,6 +1,6 @@
 //! Sender recovery, once per transaction: CheckTx recovers the signer and remembers it by
 //! transaction hash, so proposals and FinalizeBlock only look it up. Misses (transactions
-//! first seen in a block) are recovered together, eight at a time where the CPU can
+//! first seen in a block) are recovered together, sixteen at a time where the CPU can
 //! (`bevm_ecrecover`), and on all cores.
 
 use alloy_consensus::crypto::RecoveryError;
@@ -133,7 +133,7 @@ fn decode_all_with(
     })
 }
 
-/// Decodes `txs`, then recovers the senders not `known` all together (eight at a time where
+/// Decodes `txs`, then recovers the senders not `known` all together (sixteen at a time where
 /// the CPU can: see `bevm_ecrecover`).
 fn decode_chunk(
     txs: &[Bytes],
@@ -191,20 +191,6 @@ mod tests {
     use bevm_primitives::{genesis::Genesis, keys::AccountKey};
 
     use super::*;
-
-    /// A signed EIP-1559 transfer of `key` with `nonce`, raw.
-    fn transfer(key: &AccountKey, nonce: u64) -> Bytes {
-        key.sign_tx(TxEip1559 {
-            chain_id: 1337,
-            nonce,
-            gas_limit: 21_000,
-            max_fee_per_gas: 1,
-            to: TxKind::Call(Address::repeat_byte(1)),
-            ..TxEip1559::default()
-        })
-        .encoded_2718()
-        .into()
-    }
 
     /// An EIP-1559 transfer of `key` on `chain_id`, signed with `sig` if given (any r, s and
     /// parity) instead of the key's own signature.
@@ -284,7 +270,7 @@ mod tests {
     fn a_block_decoded_once_is_not_recovered_again() {
         let spec = ChainSpec::from_genesis(&Genesis::devnet(1337));
         let key = AccountKey::from_seed(b"senders");
-        let raw = transfer(&key, 0);
+        let raw = signed_with(&key, 1337, 0, None);
         let cache = SenderCache::default();
         assert_eq!(cache.get(&keccak256(&raw)), None);
         let decoded = cache.decode_all(&[raw.clone(), Bytes::from_static(b"\x02junk")], &spec);
@@ -296,7 +282,7 @@ mod tests {
         // What ProcessProposal recovered, FinalizeBlock looks up.
         assert_eq!(cache.get(&keccak256(&raw)), Some(key.address()));
         // FinalizeBlock takes it out, and remembers nothing of the block.
-        let other = transfer(&key, 1);
+        let other = signed_with(&key, 1337, 1, None);
         let included = cache.decode_included(&[raw.clone(), other.clone()], &spec);
         assert!(included
             .iter()
