@@ -3,20 +3,20 @@ use proptest::prelude::*;
 use super::*;
 
 fn commit(store: &Store, changes: Vec<StateChange>, version: u64) -> B256 {
+    try_commit(store, changes, version).expect("write")
+}
+
+/// Commits `changes` as block `version` and returns the root, or the write's error.
+fn try_commit(store: &Store, changes: Vec<StateChange>, version: u64) -> Result<B256, StoreError> {
     let prepared = store.prepare_state(changes, version).expect("prepare");
     let root = prepared.root;
     let mut batch = Batch::default();
     prepared.stage(&mut batch);
-    store
-        .write(
-            batch,
-            Committed {
-                height: version,
-                app_hash: root,
-            },
-        )
-        .expect("write");
-    root
+    let committed = Committed {
+        height: version,
+        app_hash: root,
+    };
+    store.write(batch, committed).map(|()| root)
 }
 
 fn kv(k: &str, v: &str) -> StateChange {
@@ -220,14 +220,7 @@ fn a_panicked_writer_fails_flush_and_commit_instead_of_hanging() {
         store.writer.panic_at_next_write();
         commit(&store, vec![kv("a", "2")], 2);
         let flushed = store.flush();
-        let prepared = store.prepare_state(vec![kv("a", "3")], 3).expect("prepare");
-        let committed = Committed {
-            height: 3,
-            app_hash: prepared.root,
-        };
-        let mut batch = Batch::default();
-        prepared.stage(&mut batch);
-        let written = store.write(batch, committed);
+        let written = try_commit(&store, vec![kv("a", "3")], 3);
         // The block that was never written is still read from memory.
         let read = store.get_latest(b"a").expect("read");
         drop(store);
